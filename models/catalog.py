@@ -1,0 +1,9 @@
+"""Imports every module that registers checks, so the registry knows them all.
+
+Modules that need the ML extra register lazily-loading factories: importing them is cheap and
+never requires torch; building the check does.
+"""
+
+from __future__ import annotations
+
+from . import rules  # noqa: F401

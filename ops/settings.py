@@ -1,0 +1,93 @@
+"""The one typed settings object. Every knob has a default and a `RAIWATCH_*` environment name.
+
+Why one object: the stack scripts, the CLI, the Faust app and the tests must agree on ports,
+directories and topic names; reading them from one place keeps them from drifting.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RaiwatchSettings(BaseSettings):
+    """Configuration for every raiwatch process; override any field with `RAIWATCH_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="RAIWATCH_", frozen=True, extra="ignore")
+
+    home: Path = Field(
+        default=Path("~/.raiwatch"),
+        description="State of the local stack: Kafka log dirs, ClickHouse data, pid and log files.",
+    )
+    cache_dir: Path = Field(
+        default=Path("~/.cache/raiwatch"),
+        description="Downloads that are expensive and shareable between clones (Kafka jars, models).",
+    )
+    model_dir: Path = Field(
+        default=Path("~/.cache/raiwatch/models"),
+        description="Local model store: converted checkpoints and trained guardrail artifacts.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the local services bind to.")
+
+    kafka_port: int = Field(default=9092, description="Kafka client listener port.")
+    kafka_controller_port: int = Field(default=9093, description="KRaft controller listener port.")
+    kafka_bootstrap: str | None = Field(
+        default=None,
+        description="Bootstrap servers of an external cluster; unset means the local broker.",
+    )
+    kafka_heap: str = Field(default="768m", description="Java heap (-Xmx) of the local broker.")
+
+    clickhouse_http_port: int = Field(default=8123, description="ClickHouse HTTP port.")
+    clickhouse_tcp_port: int = Field(default=9000, description="ClickHouse native TCP port.")
+    clickhouse_host: str | None = Field(
+        default=None, description="Host of an external ClickHouse; unset means the local server."
+    )
+    clickhouse_database: str = Field(default="raiwatch", description="Database for all tables.")
+    clickhouse_user: str = Field(default="default", description="ClickHouse user.")
+    clickhouse_password: str = Field(default="", description="ClickHouse password.")
+
+    topic_prefix: str = Field(
+        default="",
+        description="Prepended to every registry topic name; lets tests and tenants share a broker.",
+    )
+    max_message_bytes: int = Field(
+        default=1_048_576, description="Messages larger than this go to the DLQ as oversize."
+    )
+    health_timeout_s: float = Field(default=60.0, description="How long `stack up` waits for health.")
+
+    @cached_property
+    def home_dir(self) -> Path:
+        """`home` with `~` expanded and made absolute."""
+        return self.home.expanduser().resolve()
+
+    @cached_property
+    def cache_path(self) -> Path:
+        """`cache_dir` with `~` expanded and made absolute."""
+        return self.cache_dir.expanduser().resolve()
+
+    @cached_property
+    def model_path(self) -> Path:
+        """`model_dir` with `~` expanded and made absolute."""
+        return self.model_dir.expanduser().resolve()
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Where Kafka clients connect."""
+        return self.kafka_bootstrap or f"{self.host}:{self.kafka_port}"
+
+    @property
+    def clickhouse_address(self) -> str:
+        """Host that ClickHouse clients connect to."""
+        return self.clickhouse_host or self.host
+
+    def topic(self, name: str) -> str:
+        """The physical topic name for a registry name such as `rai.prompts`."""
+        return f"{self.topic_prefix}{name}"
+
+
+def get_settings(**overrides: object) -> RaiwatchSettings:
+    """Settings from the environment, with explicit overrides (used by the CLI and tests)."""
+    return RaiwatchSettings(**overrides)  # type: ignore[arg-type]
