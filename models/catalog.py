@@ -7,3 +7,4 @@ never requires torch; building the check does.
 from __future__ import annotations
 
 from . import rules  # noqa: F401
+from . import guardrails  # noqa: F401,E402  (PII, injection, harm and refusal guardrails)

@@ -37,3 +37,7 @@ def main() -> None:
     except RaiwatchError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

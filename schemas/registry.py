@@ -78,7 +78,7 @@ TOPICS: dict[str, TopicSpec] = {
               retention_ms=365 * DAY_MS),
         _spec("rai.policies", PolicyV1, "policy_id", 1,
               "Versioned policies; compacted so the latest version per policy is kept forever.",
-              cleanup_policy="compact", retention_ms=None,
+              cleanup_policy="compact", retention_ms=-1,
               extra_configs={"min.compaction.lag.ms": "0", "segment.ms": str(DAY_MS)}),
         _spec("rai.feedback", FeedbackV1, "request_id", 1, "Human labels and rankings.",
               retention_ms=365 * DAY_MS),
@@ -92,7 +92,7 @@ TOPICS: dict[str, TopicSpec] = {
               retention_ms=365 * DAY_MS),
         _spec("rai.redteam", RedteamExampleV1, "example_id", 1,
               "Model-breaking examples; compacted by example id so duplicates collapse.",
-              cleanup_policy="compact", retention_ms=None),
+              cleanup_policy="compact", retention_ms=-1),
         _spec("rai.dlq", DeadLetterV1, None, 1,
               "Unprocessable messages with original bytes and reason.", retention_ms=30 * DAY_MS),
     ]

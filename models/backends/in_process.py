@@ -1,0 +1,162 @@
+"""In-process judge backend on transformers: one batched forward pass, no generation loop.
+
+Any causal LM directory works (a converted SmolLM2, Llama Guard, Qwen3Guard...). Chats are
+rendered with the model's own chat template, left-padded into one batch (so the last position
+of every row is its answer position), and only the last position's logits are computed. Because
+the whole vocabulary is visible, every token that starts an answer word is returned, so the
+answer probabilities are exact rather than read from a top-k list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .base import JudgeBackend, JudgeCompletion, JudgeRequest, RetryPolicy, TokenLogprob
+from .exceptions import BackendError, BackendNotInstalledError
+
+
+def _option_index(text: str, answers: Sequence[str]) -> int | None:
+    # Same rule as judges.answer.option_for_token; kept here so backends do not import judges.
+    text = text.replace("\u2581", " ").replace("\u0120", " ").strip().lower()
+    if not text:
+        return None
+    hits = [i for i, label in enumerate(answers) if label.startswith(text)]
+    return hits[0] if len(hits) == 1 else None
+
+
+class TransformersBackend(JudgeBackend):
+    """Batched next-token log-probabilities from a local causal LM (CPU, or GPU when present)."""
+
+    name = "transformers"
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        max_batch_size: int = 16,
+        top_k: int = 5,
+        max_prompt_tokens: int = 4096,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        super().__init__(retry=retry, max_connections=1)
+        self.model_path = Path(model_path).expanduser()
+        self.device = device
+        self.dtype = dtype
+        self.max_batch_size = max_batch_size
+        self.top_k = top_k
+        self.max_prompt_tokens = max_prompt_tokens
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._vocab_text: list[str] = []
+        self._answer_ids: dict[tuple[str, ...], list[int]] = {}
+        # One forward pass at a time: torch already uses every core, and the model is shared.
+        self._lock = asyncio.Lock()
+        self.load_seconds: float | None = None
+
+    async def load(self) -> None:
+        async with self._lock:
+            if self._model is None:
+                await asyncio.to_thread(self._load_sync)
+
+    def _load_sync(self) -> None:
+        started = time.perf_counter()
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise BackendNotInstalledError(
+                "the transformers judge backend needs the ML extra: pip install 'raiwatch[ml]'"
+            ) from exc
+        if not (self.model_path / "config.json").is_file():
+            raise BackendError(f"no model at {self.model_path} (config.json missing); see `raiwatch models install`")
+        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        # bf16 on GPUs; float32 on CPUs, where bf16 matmuls are slow without AMX.
+        dtype = getattr(torch, self.dtype) if self.dtype else (torch.bfloat16 if device.startswith("cuda") else torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        if getattr(tokenizer, "chat_template", None) is None:
+            raise BackendError(f"the tokenizer at {self.model_path} has no chat template")
+        model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=dtype).to(device).eval()
+        self._vocab_text = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+        self._tokenizer, self._model, self.device = tokenizer, model, device
+        self.load_seconds = time.perf_counter() - started
+
+    def _ids_for(self, answers: tuple[str, ...]) -> list[int]:
+        if answers not in self._answer_ids:
+            self._answer_ids[answers] = [
+                i for i, text in enumerate(self._vocab_text) if _option_index(text, answers) is not None
+            ]
+        return self._answer_ids[answers]
+
+    async def generate(self, requests: Sequence[JudgeRequest]) -> list[JudgeCompletion]:
+        if not requests:
+            return []
+        await self.load()
+        async with self._lock:
+            return await asyncio.to_thread(self._generate_sync, list(requests))
+
+    def _generate_sync(self, requests: list[JudgeRequest]) -> list[JudgeCompletion]:
+        tokenizer = self._tokenizer
+        prompts = [
+            tokenizer.apply_chat_template(list(r.messages), tokenize=False, add_generation_prompt=True)
+            for r in requests
+        ]
+        encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        results: list[JudgeCompletion | None] = [None] * len(requests)
+        runnable = []
+        for i, ids in enumerate(encoded):
+            if len(ids) > self.max_prompt_tokens:
+                results[i] = JudgeCompletion(error=f"prompt has {len(ids)} tokens > max_prompt_tokens={self.max_prompt_tokens}")
+            else:
+                runnable.append(i)
+        # Similar lengths share a batch, so left padding wastes little compute.
+        runnable.sort(key=lambda i: len(encoded[i]))
+        for start in range(0, len(runnable), self.max_batch_size):
+            chunk = runnable[start : start + self.max_batch_size]
+            for i, completion in zip(chunk, self._forward([encoded[i] for i in chunk], [requests[i] for i in chunk]), strict=True):
+                results[i] = completion
+        return [r if r is not None else JudgeCompletion(error="not run") for r in results]
+
+    def _forward(self, batch_ids: list[list[int]], requests: list[JudgeRequest]) -> list[JudgeCompletion]:
+        import torch
+
+        started = time.perf_counter()
+        width = max(len(ids) for ids in batch_ids)
+        pad = self._tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in batch_ids], device=self.device)
+        mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in batch_ids], device=self.device)
+        # Positions count real tokens only, so a left-padded row sees the same positions as alone.
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            logits = self._model(
+                input_ids=input_ids, attention_mask=mask, position_ids=positions, logits_to_keep=1
+            ).logits[:, -1, :]
+            logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
+        elapsed = time.perf_counter() - started
+        completions = []
+        for row, request, ids in zip(logprobs, requests, batch_ids, strict=True):
+            top = torch.topk(row, self.top_k)
+            chosen = dict.fromkeys(top.indices.tolist())
+            chosen.update(dict.fromkeys(self._ids_for(tuple(request.answers))))
+            candidates = tuple(TokenLogprob(self._vocab_text[i], float(row[i])) for i in chosen)
+            completions.append(
+                JudgeCompletion(
+                    text=self._vocab_text[int(top.indices[0])],
+                    logprobs=candidates,
+                    complete=True,
+                    meta={"prompt_tokens": float(len(ids)), "batch_seconds": elapsed, "batch_size": float(len(requests))},
+                )
+            )
+        return completions
+
+    async def close(self) -> None:
+        self._model = None
+        self._tokenizer = None

