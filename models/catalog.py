@@ -8,3 +8,4 @@ from __future__ import annotations
 
 from . import rules  # noqa: F401
 from . import guardrails  # noqa: F401,E402  (PII, injection, harm and refusal guardrails)
+from .judges import checks as judge_checks  # noqa: F401,E402  (LLM judges; torch loads on first use)

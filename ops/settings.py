@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,6 +58,48 @@ class RaiwatchSettings(BaseSettings):
         default=1_048_576, description="Messages larger than this go to the DLQ as oversize."
     )
     health_timeout_s: float = Field(default=60.0, description="How long `stack up` waits for health.")
+
+    # --- the streaming pipeline (streams/) ---
+    app_id: str = Field(default="raiwatch", description="Faust app id: consumer group and internal topic prefix.")
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        default="at_least_once",
+        description="Faust processing guarantee; ClickHouse writes are idempotent either way.",
+    )
+    join_timeout_s: float = Field(
+        default=10.0, description="How long a prompt waits for its output (and vice versa) before a partial verdict."
+    )
+    join_retention_s: float = Field(
+        default=600.0, description="How long a joined request is remembered, to drop late duplicates."
+    )
+    screen_batch_size: int = Field(default=256, ge=1, description="Micro-batch size of the screen stage.")
+    screen_batch_window_s: float = Field(default=0.05, gt=0, description="Max wait to fill a screen batch.")
+    screen_checks: list[str] = Field(
+        default_factory=lambda: ["pii.regex", "harm.keywords", "refusal.keywords"],
+        description="Registered checks the screen stage runs (JSON list in the environment).",
+    )
+    judge_check: str | None = Field(
+        default=None, description="Registered LLM-judge check for the judge stage; unset disables the stage."
+    )
+    judge_batch_size: int = Field(default=16, ge=1, description="Micro-batch size of the judge stage.")
+    judge_band: tuple[float, float] = Field(
+        default=(0.35, 0.65), description="Scores in this band are uncertain and go to the judge."
+    )
+    judge_high_risk_categories: list[str] = Field(
+        default_factory=lambda: ["S1.violent_crimes", "S9.weapons", "S11.self_harm"],
+        description="Categories always sent to the judge.",
+    )
+    judge_sample_rates: dict[str, float] = Field(
+        default_factory=dict, description="Tenant -> share of its traffic sent to the judge ('*' for all tenants)."
+    )
+    sink_batch_size: int = Field(default=2000, ge=1, description="Rows per ClickHouse insert.")
+    sink_batch_window_s: float = Field(default=0.2, gt=0, description="Max wait to fill a ClickHouse batch.")
+    sink_max_backoff_s: float = Field(default=5.0, gt=0, description="Longest wait between insert retries.")
+    alert_window_s: int = Field(default=300, ge=1, description="Alerts with one key are merged within this window.")
+    alert_webhook_url: str | None = Field(
+        default=None, description="Alertmanager-compatible webhook (POST /api/v2/alerts style JSON); unset: none."
+    )
+    web_enabled: bool = Field(default=False, description="Run the Faust worker's web server.")
+    web_port: int = Field(default=6066, description="Port of the Faust web server when enabled.")
 
     @cached_property
     def home_dir(self) -> Path:

@@ -31,9 +31,11 @@ class TopicState:
         )
 
 
-def create_topics(settings: RaiwatchSettings) -> list[str]:
-    """Create every missing registry topic; returns the names created (idempotent)."""
-    return asyncio.run(_create(settings))
+def create_topics(settings: RaiwatchSettings, extra: list[TopicSpec] = ()) -> list[str]:
+    """Create every missing registry topic (plus `extra` specs, whose names are used as
+    given); returns the names created (idempotent)."""
+    wanted = [(settings.topic(s.name), s) for s in TOPICS.values()] + [(s.name, s) for s in extra]
+    return asyncio.run(_create(settings, wanted))
 
 
 def list_topics(settings: RaiwatchSettings) -> list[TopicState]:
@@ -53,24 +55,21 @@ async def _admin(settings: RaiwatchSettings):
     return admin
 
 
-async def _create(settings: RaiwatchSettings) -> list[str]:
+async def _create(settings: RaiwatchSettings, wanted: list[tuple[str, TopicSpec]]) -> list[str]:
     from aiokafka.admin import NewTopic
 
     admin = await _admin(settings)
     try:
         existing = set(await admin.list_topics())
-        missing = [s for s in TOPICS.values() if settings.topic(s.name) not in existing]
+        missing = [(name, s) for name, s in wanted if name not in existing]
         if not missing:
             return []
-        new = [
-            NewTopic(settings.topic(s.name), s.partitions, s.replication, topic_configs=s.configs())
-            for s in missing
-        ]
+        new = [NewTopic(name, s.partitions, s.replication, topic_configs=s.configs()) for name, s in missing]
         response = await admin.create_topics(new, timeout_ms=15000)
         for name, code, message in _topic_errors(response):
             if code not in (0, 36):  # 36: TOPIC_ALREADY_EXISTS (a concurrent `up`)
                 raise StackError(f"creating topic {name} failed: error {code} {message or ''}")
-        return [settings.topic(s.name) for s in missing]
+        return [name for name, _ in missing]
     finally:
         await admin.close()
 

@@ -21,6 +21,8 @@ class DeadLetterReason(StrEnum):
     UNKNOWN_SCHEMA_VERSION = "unknown_schema_version"
     SCHEMA_VIOLATION = "schema_violation"
     MISSING_COUNTERPART = "missing_counterpart"
+    LATE_ARRIVAL = "late_arrival"
+    CONFLICTING_EVENT = "conflicting_event"
     PROCESSING_ERROR = "processing_error"
 
 

@@ -70,6 +70,9 @@ class VerdictV1(TopicEvent):
     evidence: list[EvidenceSpan] = Field(default_factory=list, description="Supporting spans.")
     partial: bool = Field(default=False, description="Prompt or output never arrived (join timeout).")
     locale: str = Field(default="en", description="Language of the request.")
+    input_published_ms: int = Field(
+        default=0, ge=0, description="Kafka timestamp (ms) of the latest input message; end-to-end latency base."
+    )
     stage_latency_ms: dict[str, float] = Field(
         default_factory=dict, description="Milliseconds spent per stage (join, screen, judge, ...)."
     )

@@ -176,3 +176,26 @@ def train_guardrail(config: GuardrailTrainingConfig, progress: Progress | None =
 def read_report(check_name: str, version: str = "1", root: Path | None = None) -> dict[str, Any]:
     """The evaluation report saved with an artifact."""
     return json.loads((artifact_dir(check_name, version, root) / "report.json").read_text())
+
+
+def evaluate_guardrail(check: str, version: str = "1", root: Path | None = None) -> dict[str, Any]:
+    """Re-score a saved artifact on its validation and test splits, rebuilt from the packages.
+
+    `data_matches` says whether the labelled data still hashes to what the artifact trained on;
+    when it does not, the installed data packages changed and the artifact should be retrained."""
+    from ..models.guardrails.artifacts import load_artifact
+
+    artifact = load_artifact(f"{check}.classifier", version, root)
+    config = artifact.manifest["config"]
+    examples = DATASETS[check](int(config["seed"]))
+    features = artifact.pipeline.named_steps["features"]
+    classifier = artifact.pipeline.named_steps["classifier"]
+    out: dict[str, Any] = {"check": f"{check}.classifier", "version": version, "threshold": artifact.threshold,
+                           "data_matches": fingerprint(examples) == artifact.manifest["data_fingerprint"]}
+    for split in ("validation", "test"):
+        texts, labels, rows = _split(examples, split, int(config.get("head_chars", 0)))
+        scores = classifier.predict_proba(features.transform(texts))[:, 1]
+        out[split] = binary_metrics(scores, labels, artifact.threshold)
+        if split == "test":
+            out["test_by_source"] = _per_group(scores, rows, artifact.threshold, lambda ex: ex.source)
+    return out

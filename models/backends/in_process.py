@@ -10,6 +10,7 @@ answer probabilities are exact rather than read from a top-k list.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,11 @@ from typing import Any
 
 from .base import JudgeBackend, JudgeCompletion, JudgeRequest, RetryPolicy, TokenLogprob
 from .exceptions import BackendError, BackendNotInstalledError
+
+
+# Judges of several rubrics on one model share one copy of the weights in a process.
+_SHARED: dict[tuple[str, str, str], tuple[Any, Any, list[str]]] = {}
+_SHARED_LOCK = threading.Lock()
 
 
 def _option_index(text: str, answers: Sequence[str]) -> int | None:
@@ -78,14 +84,19 @@ class TransformersBackend(JudgeBackend):
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         # bf16 on GPUs; float32 on CPUs, where bf16 matmuls are slow without AMX.
         dtype = getattr(torch, self.dtype) if self.dtype else (torch.bfloat16 if device.startswith("cuda") else torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(self.model_path)
-        tokenizer.padding_side = "left"
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        if getattr(tokenizer, "chat_template", None) is None:
-            raise BackendError(f"the tokenizer at {self.model_path} has no chat template")
-        model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=dtype).to(device).eval()
-        self._vocab_text = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+        key = (str(self.model_path.resolve()), device, str(dtype))
+        with _SHARED_LOCK:
+            if key not in _SHARED:
+                tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+                tokenizer.padding_side = "left"
+                if tokenizer.pad_token is None:
+                    tokenizer.pad_token = tokenizer.eos_token
+                if getattr(tokenizer, "chat_template", None) is None:
+                    raise BackendError(f"the tokenizer at {self.model_path} has no chat template")
+                model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=dtype).to(device).eval()
+                vocab_text = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+                _SHARED[key] = (tokenizer, model, vocab_text)
+            tokenizer, model, self._vocab_text = _SHARED[key]
         self._tokenizer, self._model, self.device = tokenizer, model, device
         self.load_seconds = time.perf_counter() - started
 

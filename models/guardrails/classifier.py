@@ -99,10 +99,12 @@ class GuardrailClassifierCheck:
             return []
         contribution = np.asarray(row[0, idx].todense()).ravel() * self._word_coef[idx]
         spans: list[EvidenceSpan] = []
-        for j in np.argsort(-contribution)[: self.evidence_terms * 2]:
+        for j in np.argsort(-contribution)[: self.evidence_terms * 4]:
             if contribution[j] <= 0 or len(spans) >= self.evidence_terms:
                 break
             words = self._word_vocab[idx[j]].split()
+            if sum(len(w) for w in words) < 3:  # "a", "I", "m" explain nothing to a reviewer
+                continue
             match = re.search(r"\b" + r"\W+".join(map(re.escape, words)) + r"\b", text, re.IGNORECASE)
             if match and not any(s.start < match.end() and match.start() < s.end for s in spans):
                 spans.append(EvidenceSpan(source=self.source, start=match.start(), end=match.end(), label=label))

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS {db}.verdicts
     rationale         String,
     evidence          String COMMENT 'JSON array of evidence spans',
     locale            LowCardinality(String),
+    input_published_at DateTime64(3, 'UTC') COMMENT 'Kafka timestamp of the latest input message',
     stage_latency_ms  Map(LowCardinality(String), Float32),
     INDEX idx_pillars pillars TYPE bloom_filter GRANULARITY 4,
     INDEX idx_request request_id TYPE bloom_filter GRANULARITY 4

@@ -1,0 +1,74 @@
+"""Registers the built-in judges (`judge.safety`, `judge.fairness`, `judge.prompt_injection`).
+
+Building a judge is cheap and needs no torch: it checks that the model exists (so `raiwatch
+score` can skip judges whose artifacts are missing) and creates the backend, which loads the
+weights or opens connections on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..backends.base import JudgeBackend, RetryPolicy
+from ..backends.exceptions import BackendError
+from ..model_store import SMOLLM2, resolve_model
+from ..registry import register_check
+from .policies import BUILTIN_RUBRICS
+from .rubric import Rubric
+from .scorer import LLMJudge
+
+BACKENDS = ("transformers", "openai", "vllm")
+"""Accepted values of a judge's `backend` argument."""
+
+
+def make_backend(
+    backend: str = "transformers",
+    model: str = SMOLLM2,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    max_connections: int = 16,
+    max_batch_size: int = 16,
+    retries: int = 3,
+    request_timeout_s: float = 30.0,
+) -> JudgeBackend:
+    """A judge backend by kind. `model` is a store name or path (in-process) or the served name."""
+    retry = RetryPolicy(attempts=retries)
+    if backend == "transformers":
+        from ..backends.in_process import TransformersBackend
+
+        return TransformersBackend(resolve_model(model), max_batch_size=max_batch_size, retry=retry)
+    if backend == "vllm":
+        from ..backends.vllm_engine import VLLMBackend
+
+        return VLLMBackend(resolve_model(model), retry=retry)
+    if backend == "openai":
+        if not base_url:
+            raise BackendError("the openai judge backend needs base_url (e.g. http://127.0.0.1:8000/v1)")
+        from ..backends.openai_http import OpenAIBackend
+
+        return OpenAIBackend(
+            base_url, model, api_key=api_key, max_connections=max_connections,
+            request_timeout_s=request_timeout_s, retry=retry,
+        )
+    raise BackendError(f"unknown judge backend {backend!r}; one of {', '.join(BACKENDS)}")
+
+
+def _judge_factory(rubric: Rubric) -> Callable[..., LLMJudge]:
+    def factory(
+        backend: str = "transformers",
+        model: str = SMOLLM2,
+        base_url: str | None = None,
+        timeout_s: float = 60.0,
+        threshold: float = 0.5,
+        **backend_args: object,
+    ) -> LLMJudge:
+        built = make_backend(backend, model, base_url=base_url, **backend_args)  # type: ignore[arg-type]
+        return LLMJudge(rubric, built, timeout_s=timeout_s, threshold=threshold)
+
+    factory.__doc__ = f"LLM judge, rubric {rubric.name!r} ({rubric.pillar.value}); score from answer log-probabilities."
+    return factory
+
+
+for _rubric in BUILTIN_RUBRICS.values():
+    register_check(f"judge.{_rubric.name}", version=f"rubric{_rubric.version}")(_judge_factory(_rubric))

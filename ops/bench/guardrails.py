@@ -1,0 +1,98 @@
+"""Throughput of the fast guardrail tier, with the regex/keyword rules as the baseline.
+
+Prints JSON: messages per second for each check at batch sizes 1, 32 and 256, and for the whole
+fast tier (every fast check on every message, one after another, as the screen stage runs them).
+Messages are held-out prompts and model answers from the labelled data, a few with PII, so text
+lengths and the share that reaches spaCy's NER are realistic. Run:
+`python -m raiwatch.ops.bench.guardrails` or `raiwatch guardrails bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ...models.registry import create_check
+from ...models.scoring import Scorer, ScoringItem
+
+BATCH_SIZES = (1, 32, 256)
+BASELINE = ("pii.regex", "harm.keywords", "refusal.keywords")
+FAST_TIER = ("pii.presidio", "injection.classifier", "harm.classifier", "refusal.classifier")
+_PII_SNIPPETS = (" Reach me at jane.doe@example.org.", " My card is 4111 1111 1111 1111.",
+                 " Call Maria Lopez on +1 415-555-0132.", " token=ghp_0123456789abcdefghijABCDEFGHIJ012345")
+
+
+def bench_messages(n: int, seed: int = 7) -> list[ScoringItem]:
+    """`n` prompt/output pairs from held-out splits; one in eight carries PII or a secret."""
+    from ...trainers.datasets import rho_request_pairs
+    from ...trainers.guardrail_data import harm_dataset, injection_dataset
+
+    rng = random.Random(seed)
+    prompts = [ex.text for ex in (*injection_dataset(), *harm_dataset()) if ex.split != "train"]
+    outputs = [answer for pair in rho_request_pairs() for answer in (pair[1], pair[3])]
+    outputs += ["I'm sorry, but I can't help with that.", "Sure! Here is a short summary of the article."]
+    items = []
+    for i in range(n):
+        output = rng.choice(outputs) + (rng.choice(_PII_SNIPPETS) if i % 8 == 0 else "")
+        items.append(ScoringItem(request_id=f"bench-{i}", prompt=rng.choice(prompts), output=output))
+    return items
+
+
+async def _rate(checks: Sequence[Scorer], items: Sequence[ScoringItem], batch: int) -> float:
+    started = time.perf_counter()
+    for start in range(0, len(items), batch):
+        chunk = items[start:start + batch]
+        for check in checks:
+            await check.score_batch(chunk)
+    return round(len(items) / (time.perf_counter() - started), 1)
+
+
+async def _measure(checks: Sequence[Scorer], items: Sequence[ScoringItem], messages: int) -> dict[str, float]:
+    await _rate(checks, items[:64], 32)  # warm-up: first calls allocate and compile regexes
+    return {str(b): await _rate(checks, items[: (min(messages, 512) if b == 1 else messages)], b) for b in BATCH_SIZES}
+
+
+def run_benchmark(messages: int = 2048, model_root: Path | None = None) -> dict[str, Any]:
+    """Build every check once, then measure; returns the JSON-ready result."""
+    items = bench_messages(messages)
+    root_args = {"model_root": str(model_root)} if model_root else {}
+    checks = {name: create_check(name) for name in BASELINE}
+    checks["pii.presidio"] = create_check("pii.presidio")
+    for name in FAST_TIER[1:]:
+        checks[name] = create_check(name, **root_args)
+
+    async def measure_all() -> dict[str, Any]:
+        per_check = {name: await _measure([check], items, messages) for name, check in checks.items()}
+        return {
+            "per_check_msgs_per_s": per_check,
+            "fast_tier_msgs_per_s": await _measure([checks[n] for n in FAST_TIER], items, messages),
+            "baseline_rules_msgs_per_s": await _measure([checks[n] for n in BASELINE], items, messages),
+        }
+
+    result = asyncio.run(measure_all())
+    result["setup"] = {
+        "messages": messages, "batch_1_messages": min(messages, 512), "cpus": os.cpu_count(),
+        "python": platform.python_version(), "fast_tier": list(FAST_TIER), "baseline": list(BASELINE),
+        "target_fast_tier_msgs_per_s": 2000,
+    }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2048)
+    parser.add_argument("--model-root", type=Path, default=None)
+    args = parser.parse_args()
+    print(json.dumps(run_benchmark(args.messages, args.model_root), indent=2))
+
+
+if __name__ == "__main__":
+    main()

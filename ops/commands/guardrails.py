@@ -1,0 +1,95 @@
+"""`raiwatch guardrails train|eval`: build the fast-tier classifiers and measure them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+guardrails_app = typer.Typer(help="Fast guardrail tier: train the classifiers, evaluate them.", no_args_is_help=True)
+
+CheckOption = Annotated[list[str] | None, typer.Option("--check", "-c", help="injection, harm or refusal (repeatable); default all.")]
+RootOption = Annotated[Path | None, typer.Option(help="Artifact root; default <model_dir>/guardrails.")]
+METRICS = ("precision", "recall", "f1", "auc", "fpr", "accuracy")
+
+
+@guardrails_app.command("train")
+def train(
+    check: CheckOption = None,
+    seed: Annotated[int, typer.Option(help="Seed for data composition and solvers.")] = 42,
+    version: Annotated[str, typer.Option(help="Artifact version to write.")] = "1",
+    features: Annotated[str, typer.Option(help="tfidf or tfidf+minilm.")] = "tfidf",
+    model_root: RootOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
+) -> None:
+    """Rebuild the classifier artifacts from the installed data packages (fixed seeds)."""
+    from rich.progress import Progress
+
+    from ...trainers.guardrail import train_guardrail
+    from ...trainers.guardrail_config import CHECKS, GuardrailTrainingConfig
+
+    checks = check or list(CHECKS)
+    reports = {}
+    with Progress(transient=as_json, disable=as_json) as progress:
+        for name in checks:
+            config = GuardrailTrainingConfig(check=name, seed=seed, version=version, features=features, output_root=model_root)
+            task = progress.add_task(f"{name}", total=7 if name == "harm" else 6)
+
+            def step(stage: str, task: int = task, name: str = name) -> None:
+                progress.update(task, advance=1, description=f"{name}: {stage}")
+
+            reports[name] = train_guardrail(config, progress=step)
+            progress.update(task, completed=progress.tasks[task].total, description=f"{name}: done")
+    _print(reports, as_json)
+
+
+@guardrails_app.command("eval")
+def evaluate(
+    check: CheckOption = None,
+    version: Annotated[str, typer.Option(help="Artifact version to evaluate.")] = "1",
+    model_root: RootOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Precision, recall, F1, AUC, FPR and accuracy of each artifact on its held-out splits."""
+    from ...trainers.guardrail import evaluate_guardrail
+    from ...trainers.guardrail_config import CHECKS
+
+    _print({name: evaluate_guardrail(name, version, model_root) for name in check or CHECKS}, as_json)
+
+
+def _print(reports: dict[str, dict], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(reports, indent=2, sort_keys=True))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="guardrail classifiers (threshold chosen on validation)")
+    for column in ("check", "split", "n", "threshold", *METRICS):
+        table.add_column(column)
+    for name, report in reports.items():
+        for split in ("validation", "test"):
+            m = report[split]
+            table.add_row(name, split, str(m["n"]), f"{report['threshold']:.3f}",
+                          *("-" if m[k] is None else f"{m[k]:.3f}" for k in METRICS))
+        for source, m in report.get("test_by_source", {}).items():
+            table.add_row("", f"  test: {source}", str(m["n"]), "", *("-" if m[k] is None else f"{m[k]:.3f}" for k in METRICS))
+    Console(width=max(Console().width, 150)).print(table)
+
+
+@guardrails_app.command("bench")
+def bench(
+    messages: Annotated[int, typer.Option(help="Messages per measurement at batch sizes 32 and 256.")] = 2048,
+    model_root: RootOption = None,
+) -> None:
+    """Messages per second of each check at batch sizes 1, 32, 256, and of the whole fast tier (JSON)."""
+    from ..bench.guardrails import run_benchmark
+
+    typer.echo(json.dumps(run_benchmark(messages=messages, model_root=model_root), indent=2))
+
+
+def register(app: typer.Typer) -> None:
+    """Add `raiwatch guardrails ...`."""
+    app.add_typer(guardrails_app, name="guardrails")

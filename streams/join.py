@@ -1,0 +1,108 @@
+"""The join agent: prompts and outputs keyed by request_id meet in a Faust table.
+
+Crash safety: within a batch, joined requests and dead letters are published and acknowledged
+by the broker *before* the table records the request as done; offsets are committed after
+that. A crash in between replays the batch: a request not yet marked done is joined again and
+the verdict id dedups it downstream; one marked done is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+
+from ..schemas.decoder import DecodeFailure, decode
+from ..schemas.registry import topic_spec
+from .app import Pipeline
+from .dlq import send_dead_letter
+from .join_state import Emit, Reject, Skip, expire, missing_side, on_event, should_expire, should_purge
+
+BATCH_SIZE = 500
+BATCH_WINDOW_S = 0.05
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def attach(pipeline: Pipeline) -> None:
+    settings, app = pipeline.settings, pipeline.app
+    prompts_topic = settings.topic("rai.prompts")
+    specs = {prompts_topic: ("prompt", topic_spec("rai.prompts")),
+             settings.topic("rai.outputs"): ("output", topic_spec("rai.outputs"))}
+    table = app.Table("join", default=None, key_type=bytes,
+                      partitions=pipeline.topics["inputs"].partitions, use_partitioner=True,
+                      help="Pending and recently joined requests by request_id.")
+    pipeline.tables["join"] = table
+    joined_topic, dlq_topic = pipeline.topics["joined"], pipeline.topics["dlq"]
+    lock = asyncio.Lock()
+    started_ms = _now_ms()
+    max_ts: dict[tuple[str, int], int] = {}  # (side, partition) -> latest Kafka timestamp seen
+    last_wall: dict[tuple[str, int], int] = defaultdict(lambda: started_ms)  # (side, partition) -> wall ms
+    timeout_ms = int(settings.join_timeout_s * 1000)
+
+    async def publish(emits: list[tuple[bytes, Emit]], deliveries: list) -> None:
+        for key, emit in emits:
+            deliveries.append(await joined_topic.send(key=key, value=emit.joined.model_dump_json().encode(), force=True))
+        await asyncio.gather(*deliveries)
+
+    @app.agent(pipeline.topics["inputs"], name="join")
+    async def join(stream):
+        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_S):
+            async with lock:
+                now = _now_ms()
+                updates: dict[bytes, dict] = {}
+                emits: list[tuple[bytes, Emit]] = []
+                deliveries: list = []
+                for event in events:
+                    message = event.message
+                    side, spec = specs[message.topic]
+                    ts_ms = int((message.timestamp or 0) * 1000)
+                    max_ts[(side, message.partition)] = max(max_ts.get((side, message.partition), 0), ts_ms)
+                    last_wall[(side, message.partition)] = now
+                    decoded = decode(message.value or b"", spec, settings.max_message_bytes)
+                    if isinstance(decoded, DecodeFailure):
+                        deliveries.append(await send_dead_letter(dlq_topic, message, decoded.reason, decoded.detail, "decode"))
+                        continue
+                    key = decoded.request_id.encode()
+                    entry = updates[key] if key in updates else table.get(key)
+                    entry, action = on_event(entry, side, decoded, message.partition, ts_ms, now)
+                    if isinstance(action, Skip):
+                        continue
+                    if isinstance(action, Reject):
+                        deliveries.append(await send_dead_letter(dlq_topic, message, action.reason, action.detail, "join"))
+                        continue
+                    updates[key] = entry
+                    if isinstance(action, Emit):
+                        emits.append((key, action))
+                await publish(emits, deliveries)
+                for key, entry in updates.items():
+                    table[key] = entry
+
+    @app.timer(interval=min(1.0, max(settings.join_timeout_s / 4, 0.1)), name="join-expiry")
+    async def expire_pending() -> None:
+        async with lock:
+            now = _now_ms()
+            emits, updates, purge = [], {}, []
+            for key, entry in list(table.items()):
+                if entry is None:
+                    continue
+                if should_purge(entry, now, int(settings.join_retention_s * 1000)):
+                    purge.append(key)
+                    continue
+                if entry["done"]:
+                    continue
+                partition = entry["partition"]
+                known = [max_ts.get((s, partition)) for s in ("prompt", "output")]
+                watermark = min(known) if all(v is not None for v in known) else None
+                idle = now - last_wall[(missing_side(entry), partition)] >= timeout_ms
+                if should_expire(entry, now, timeout_ms, watermark, idle):
+                    updates[key], emit = expire(entry, now)
+                    emits.append((key, emit))
+            if emits:
+                await publish(emits, [])
+            for key, entry in updates.items():
+                table[key] = entry
+            for key in purge:
+                del table[key]

@@ -1,0 +1,92 @@
+"""The screening policy in force and the rules that turn check scores into a verdict.
+
+Until policies arrive as code on rai.policies (roadmap), the built-in default policy below is
+the one in force; every verdict records its id and version either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from ..models.rules import find_pii, redact
+from ..models.scoring import Score
+from ..ops.settings import RaiwatchSettings
+from ..schemas.common import Pillar, Severity
+from ..schemas.policies import PolicyCheck, PolicyV1
+
+REFUSAL_PREFIX = "refusal."
+
+DEFAULT_POLICY = PolicyV1(
+    event_id="builtin:raiwatch.default:1",
+    ts=datetime(2026, 11, 1, tzinfo=UTC),
+    policy_id="raiwatch.default",
+    version=1,
+    pillar=Pillar.SAFETY,
+    title="Built-in default: PII in outputs, harmful compliance, prompt injection, over-refusal",
+    categories=["pii", "injection", "S1.violent_crimes", "S2.nonviolent_crimes", "S9.weapons", "S11.self_harm"],
+    checks=[
+        PolicyCheck(check="pii.regex", threshold=0.5),
+        PolicyCheck(check="harm.keywords", threshold=0.5),
+        PolicyCheck(check="refusal.keywords", threshold=0.5),
+    ],
+    severity=Severity.HIGH,
+    alert_threshold=Severity.HIGH,
+    provenance="built in",
+)
+
+DEFAULT_THRESHOLD = 0.5
+
+
+def check_name(check_id: str) -> str:
+    """`pii.regex@1{...}` -> `pii.regex`."""
+    return check_id.split("@", 1)[0]
+
+
+def threshold_for(policy: PolicyV1, check_id: str) -> float:
+    """The policy's threshold for a check, or the default."""
+    name = check_name(check_id)
+    return next((c.threshold for c in policy.checks if c.check == name), DEFAULT_THRESHOLD)
+
+
+def verdict_id(request_id: str, policy_id: str, policy_version: int) -> str:
+    """Deterministic id: the same request under the same policy version is the same verdict,
+    whichever stage or retry writes it."""
+    return hashlib.sha256(f"{request_id}\0{policy_id}\0{policy_version}".encode()).hexdigest()[:32]
+
+
+def is_flagged(score: Score, policy: PolicyV1) -> bool:
+    """Scored and at or above the policy's threshold."""
+    return score.value is not None and score.value >= threshold_for(policy, score.check)
+
+
+def redacted_texts(prompt: str, output: str, scores: Sequence[Score]) -> tuple[str, str]:
+    """Masked prompt and output: from the PII check when it ran, else the regex masker, so
+    nothing reaches storage unmasked by default."""
+    found: dict[str, str] = {}
+    for score in scores:
+        found.update({k: v for k, v in score.redacted.items() if k not in found})
+    masked_prompt = found.get("prompt", redact(prompt, find_pii(prompt)))
+    masked_output = found.get("output", redact(output, find_pii(output)))
+    return masked_prompt, masked_output
+
+
+def judge_route(
+    settings: RaiwatchSettings, request_id: str, tenant: str, scores: Sequence[Score], categories: Sequence[str]
+) -> str | None:
+    """Why this verdict should go to the judge, or None: an uncertain score, a high-risk
+    category, or the tenant's sampling rate (deterministic per request, so retries agree)."""
+    low, high = settings.judge_band
+    for score in scores:
+        if score.value is not None and low <= score.value <= high:
+            return f"uncertain:{check_name(score.check)}"
+    risky = sorted(set(categories) & set(settings.judge_high_risk_categories))
+    if risky:
+        return f"high_risk:{risky[0]}"
+    rate = settings.judge_sample_rates.get(tenant, settings.judge_sample_rates.get("*", 0.0))
+    if rate > 0:
+        bucket = int(hashlib.sha256(request_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        if bucket < rate:
+            return "sampled"
+    return None

@@ -1,0 +1,129 @@
+"""Assemble a verdict from a joined request and its check scores (pure functions)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..models.scoring import Score, ScoringItem
+from ..schemas.common import ModelRef, Severity
+from ..schemas.policies import PolicyV1
+from ..schemas.verdicts import CheckResult, Stage, VerdictV1
+from .messages import JoinedRequest
+from .policy import REFUSAL_PREFIX, check_name, is_flagged, redacted_texts, verdict_id
+
+
+def scoring_item(request: JoinedRequest) -> ScoringItem:
+    """What the checks see of a joined request."""
+    prompt, output = request.prompt, request.output
+    return ScoringItem(
+        request_id=request.request_id,
+        prompt=prompt.prompt if prompt else "",
+        output=output.output if output else "",
+        system_prompt=prompt.system_prompt if prompt else "",
+        context=tuple(prompt.context) if prompt else (),
+        locale=prompt.locale if prompt else "en",
+        tenant=(prompt or output).tenant,
+    )
+
+
+def build_verdict(
+    request: JoinedRequest,
+    scores: Sequence[Score],
+    policy: PolicyV1,
+    *,
+    stage: Stage = Stage.SCREEN,
+    latency_ms: dict[str, float] | None = None,
+) -> VerdictV1:
+    """The verdict for one request.
+
+    - violation: the *model* misbehaved: a finding in the output (PII, harmful content), or a
+      harmful/injection prompt that was not refused (harmful compliance);
+    - a finding only in a refused prompt is an attack that failed: recorded, not a violation;
+    - over_refusal: the output refuses a prompt in which no check found anything.
+    """
+    head = request.prompt or request.output
+    assert head is not None, "a joined request has at least one side"
+    checks, pillars, categories, evidence = [], [], [], []
+    refused = prompt_finding = output_finding = False
+    for score in scores:
+        flagged = is_flagged(score, policy)
+        checks.append(CheckResult(check=score.check, score=score.value, pillar=score.pillar,
+                                  categories=list(score.categories), flagged=flagged, error=score.error))
+        if not flagged:
+            continue
+        if check_name(score.check).startswith(REFUSAL_PREFIX):
+            refused = True
+            continue
+        evidence.extend(score.evidence)
+        _add_unique(pillars, score.pillar)
+        for category in score.categories:
+            _add_unique(categories, category)
+        if any(span.source == "output" for span in score.evidence):
+            output_finding = True
+        else:
+            prompt_finding = True
+    violation = output_finding or (prompt_finding and not refused and request.output is not None)
+    rationale = "; ".join(s.rationale for s in scores if s.rationale and is_flagged(s, policy))
+    over_refusal = refused and not prompt_finding and not output_finding
+    severity = policy.severity if violation else (Severity.LOW if prompt_finding else Severity.INFO)
+    prompt_text = request.prompt.prompt if request.prompt else ""
+    output_text = request.output.output if request.output else ""
+    masked_prompt, masked_output = redacted_texts(prompt_text, output_text, scores)
+    return VerdictV1(
+        event_id=f"{verdict_id(request.request_id, policy.policy_id, policy.version)}:{stage.value}",
+        ts=head.ts,
+        verdict_id=verdict_id(request.request_id, policy.policy_id, policy.version),
+        request_id=request.request_id,
+        tenant=head.tenant,
+        model=head.model if isinstance(head.model, ModelRef) else ModelRef(name=str(head.model)),
+        stage=stage,
+        policy_id=policy.policy_id,
+        policy_version=policy.version,
+        checks=checks,
+        pillars=pillars,
+        categories=categories,
+        violation=violation,
+        over_refusal=over_refusal,
+        severity=severity,
+        rationale=rationale,
+        evidence=evidence,
+        partial=request.partial,
+        locale=request.prompt.locale if request.prompt else "en",
+        input_published_ms=request.input_published_ms,
+        stage_latency_ms=dict(latency_ms or {}),
+        prompt_redacted=masked_prompt,
+        output_redacted=masked_output,
+    )
+
+
+def _add_unique(items: list, item) -> None:
+    if item not in items:
+        items.append(item)
+
+
+def refine_verdict(screened: VerdictV1, judge: Score, policy: PolicyV1, latency_ms: dict[str, float]) -> VerdictV1:
+    """The judge stage's revision of a screened verdict (same verdict id).
+
+    A scored judge decides harmful compliance; findings in the output (PII) stand regardless.
+    An unscored judge (timeout, no answer) leaves the screen's decision and says so.
+    """
+    judge_result = CheckResult(check=judge.check, score=judge.value, pillar=judge.pillar,
+                               categories=list(judge.categories), flagged=is_flagged(judge, policy), error=judge.error)
+    update: dict = {"stage": Stage.JUDGE, "checks": [*screened.checks, judge_result],
+                    "event_id": f"{screened.verdict_id}:{Stage.JUDGE.value}", "stage_latency_ms": latency_ms}
+    if judge.value is None:
+        update["rationale"] = f"judge unscored ({judge.error}); {screened.rationale}".rstrip("; ")
+        return screened.model_copy(update=update)
+    output_finding = any(span.source == "output" for span in screened.evidence)
+    violation = output_finding or judge_result.flagged
+    prompt_finding = bool(screened.categories) and not output_finding
+    update.update(
+        judge_score=judge.value,
+        violation=violation,
+        severity=policy.severity if violation else (Severity.LOW if prompt_finding else Severity.INFO),
+        rationale=f"judge: {judge.rationale}" + (f"; rules: {screened.rationale}" if screened.rationale else ""),
+    )
+    if judge_result.flagged:
+        update["pillars"] = list(dict.fromkeys([*screened.pillars, judge.pillar]))
+        update["categories"] = list(dict.fromkeys([*screened.categories, *judge.categories]))
+    return screened.model_copy(update=update)
