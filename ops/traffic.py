@@ -48,12 +48,13 @@ KIND_WEIGHTS = {"benign": 55, "harmful_refused": 10, "harmful_complied": 6, "pii
 MALFORMED_KINDS = ["invalid_json", "invalid_utf8", "schema_violation", "unknown_schema_version", "not_an_object"]
 
 
-def generate(requests: int, malformed: int = 0, seed: int = 7, start: datetime | None = None) -> Iterator[dict]:
+def generate(requests: int, malformed: int = 0, seed: int = 7, start: datetime | None = None,
+             kind_weights: dict[str, int] | None = None) -> Iterator[dict]:
     """Replay envelopes for `requests` requests plus `malformed` bad messages, shuffled locally
-    (outputs may precede their prompts, as in real traffic)."""
+    (outputs may precede their prompts, as in real traffic). `kind_weights` overrides the mix."""
     rng = random.Random(seed)
     start = start or datetime(2026, 11, 1, tzinfo=UTC)
-    kinds, weights = zip(*KIND_WEIGHTS.items(), strict=True)
+    kinds, weights = zip(*(kind_weights or KIND_WEIGHTS).items(), strict=True)
     envelopes: list[dict] = []
     for i in range(requests):
         kind = rng.choices(kinds, weights)[0]
@@ -111,11 +112,15 @@ def _malformed(rng: random.Random, j: int) -> dict:
     return {"topic": topic, "key": key, "value": "[1, 2, 3]"}
 
 
-def write_traffic(path: Path, requests: int, malformed: int = 0, seed: int = 7) -> int:
+PAIRED_ONLY = {k: v for k, v in KIND_WEIGHTS.items() if k not in ("prompt_only", "output_only", "duplicate")}
+
+
+def write_traffic(path: Path, requests: int, malformed: int = 0, seed: int = 7,
+                  kind_weights: dict[str, int] | None = None) -> int:
     """Write a replay file; returns the number of messages."""
     count = 0
     with open(path, "wb") as handle:
-        for envelope in generate(requests, malformed, seed):
+        for envelope in generate(requests, malformed, seed, kind_weights=kind_weights):
             handle.write(orjson.dumps(envelope) + b"\n")
             count += 1
     return count

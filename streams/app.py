@@ -43,6 +43,9 @@ def build_pipeline(settings: RaiwatchSettings) -> Pipeline:
     """The Faust app with raw-bytes topics (decoding is ours: bad input goes to the DLQ)."""
     import faust
 
+    from .faust_fixes import refuse_stale_acks
+
+    refuse_stale_acks()
     app = faust.App(
         f"{settings.topic_prefix}{settings.app_id}",
         broker=f"kafka://{settings.bootstrap_servers}",

@@ -9,14 +9,17 @@ the verdict id dedups it downstream; one marked done is skipped.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections import defaultdict
 
 from ..schemas.decoder import DecodeFailure, decode
 from ..schemas.registry import topic_spec
 from .app import Pipeline
 from .dlq import send_dead_letter
+from .input_progress import InputProgress
 from .join_state import Emit, Reject, Skip, expire, missing_side, on_event, should_expire, should_purge
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 BATCH_WINDOW_S = 0.05
@@ -37,9 +40,9 @@ def attach(pipeline: Pipeline) -> None:
     pipeline.tables["join"] = table
     joined_topic, dlq_topic = pipeline.topics["joined"], pipeline.topics["dlq"]
     lock = asyncio.Lock()
-    started_ms = _now_ms()
-    max_ts: dict[tuple[str, int], int] = {}  # (side, partition) -> latest Kafka timestamp seen
-    last_wall: dict[tuple[str, int], int] = defaultdict(lambda: started_ms)  # (side, partition) -> wall ms
+    max_ts: dict[tuple[str, int], int] = {}  # (side, partition) -> latest Kafka timestamp read
+    topic_of = {side: name for name, (side, _) in specs.items()}
+    progress = InputProgress(settings, app.conf.id)
     timeout_ms = int(settings.join_timeout_s * 1000)
 
     async def publish(emits: list[tuple[bytes, Emit]], deliveries: list) -> None:
@@ -60,7 +63,7 @@ def attach(pipeline: Pipeline) -> None:
                     side, spec = specs[message.topic]
                     ts_ms = int((message.timestamp or 0) * 1000)
                     max_ts[(side, message.partition)] = max(max_ts.get((side, message.partition), 0), ts_ms)
-                    last_wall[(side, message.partition)] = now
+                    progress.on_read(message.topic, message.partition, message.offset)
                     decoded = decode(message.value or b"", spec, settings.max_message_bytes)
                     if isinstance(decoded, DecodeFailure):
                         deliveries.append(await send_dead_letter(dlq_topic, message, decoded.reason, decoded.detail, "decode"))
@@ -82,6 +85,8 @@ def attach(pipeline: Pipeline) -> None:
 
     @app.timer(interval=min(1.0, max(settings.join_timeout_s / 4, 0.1)), name="join-expiry")
     async def expire_pending() -> None:
+        pending = [(topic_of[missing_side(e)], e["partition"]) for e in list(table.values()) if e and not e["done"]]
+        await progress.refresh(set(pending), time.time())
         async with lock:
             now = _now_ms()
             emits, updates, purge = [], {}, []
@@ -96,8 +101,9 @@ def attach(pipeline: Pipeline) -> None:
                 partition = entry["partition"]
                 known = [max_ts.get((s, partition)) for s in ("prompt", "output")]
                 watermark = min(known) if all(v is not None for v in known) else None
-                idle = now - last_wall[(missing_side(entry), partition)] >= timeout_ms
-                if should_expire(entry, now, timeout_ms, watermark, idle):
+                waited = progress.caught_up_for(topic_of[missing_side(entry)], partition, now / 1000)
+                if should_expire(entry, now, timeout_ms, watermark, waited >= settings.join_timeout_s):
+                    log.debug("join timeout for %s (watermark %s, caught up %.1fs)", key, watermark, waited)
                     updates[key], emit = expire(entry, now)
                     emits.append((key, emit))
             if emits:

@@ -76,14 +76,15 @@ def on_event(
     return _finish(entry, now_ms, partial=False)
 
 
-def should_expire(entry: dict, now_ms: int, timeout_ms: int, watermark_ms: int | None, missing_side_idle: bool) -> bool:
-    """A pending entry times out when both input topics have moved past it in event time, or
-    when it has waited `timeout_ms` and nothing at all is arriving on the missing side."""
+def should_expire(entry: dict, now_ms: int, timeout_ms: int, watermark_ms: int | None, missing_side_caught_up: bool) -> bool:
+    """A pending entry times out when both input topics have been read past it in event time,
+    or when it has waited `timeout_ms` and the worker has been caught up with the missing
+    side's partition for that long (see `input_progress`): the counterpart is not in a backlog."""
     if entry["done"]:
         return False
     if watermark_ms is not None and watermark_ms - entry["first_ts_ms"] >= timeout_ms:
         return True
-    return now_ms - entry["first_seen_ms"] >= timeout_ms and missing_side_idle
+    return now_ms - entry["first_seen_ms"] >= timeout_ms and missing_side_caught_up
 
 
 def expire(entry: dict, now_ms: int) -> tuple[dict, Emit]:

@@ -9,7 +9,7 @@ from ..schemas.common import ModelRef, Severity
 from ..schemas.policies import PolicyV1
 from ..schemas.verdicts import CheckResult, Stage, VerdictV1
 from .messages import JoinedRequest
-from .policy import REFUSAL_PREFIX, check_name, is_flagged, redacted_texts, verdict_id
+from .policy import DATA_LABEL_PREFIX, REFUSAL_PREFIX, check_name, is_flagged, redacted_texts, verdict_id
 
 
 def scoring_item(request: JoinedRequest) -> ScoringItem:
@@ -39,6 +39,7 @@ def build_verdict(
     - violation: the *model* misbehaved: a finding in the output (PII, harmful content), or a
       harmful/injection prompt that was not refused (harmful compliance);
     - a finding only in a refused prompt is an attack that failed: recorded, not a violation;
+    - personal data the user typed into the prompt is masked and recorded, never a violation;
     - over_refusal: the output refuses a prompt in which no check found anything.
     """
     head = request.prompt or request.output
@@ -60,8 +61,8 @@ def build_verdict(
             _add_unique(categories, category)
         if any(span.source == "output" for span in score.evidence):
             output_finding = True
-        else:
-            prompt_finding = True
+        elif not score.evidence or any(not span.label.startswith(DATA_LABEL_PREFIX) for span in score.evidence):
+            prompt_finding = True  # an attack or harmful request; PII the user typed is not one
     violation = output_finding or (prompt_finding and not refused and request.output is not None)
     rationale = "; ".join(s.rationale for s in scores if s.rationale and is_flagged(s, policy))
     over_refusal = refused and not prompt_finding and not output_finding

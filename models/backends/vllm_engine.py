@@ -34,7 +34,7 @@ class VLLMBackend(JudgeBackend):
         self,
         model_path: str | Path,
         *,
-        top_logprobs: int = 10,
+        top_logprobs: int = 20,
         max_model_len: int = 4096,
         gpu_memory_utilization: float = 0.1,
         kv_cache_memory_bytes: int | None = 1 << 30,
@@ -107,7 +107,8 @@ class VLLMBackend(JudgeBackend):
     async def close(self) -> None:
         llm, self._llm = self._llm, None
         if llm is not None:
-            # Engine processes exit with the LLM object; shut down explicitly when supported.
-            shutdown = getattr(getattr(llm, "llm_engine", None), "shutdown", None)
+            # Stop the engine-core process now rather than at garbage collection.
+            core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+            shutdown = getattr(core, "shutdown", None)
             if callable(shutdown):
                 await asyncio.to_thread(shutdown)

@@ -1,7 +1,7 @@
 """Trained guardrail classifiers as checks: prompt injection, harmful requests, refusals.
 
 Each loads its artifact (`artifacts.py`) once, scores a whole batch with one sparse matrix
-product, and explains a flag with the word n-grams that pushed the score up most, located in
+product (long texts as overlapping windows, the worst window counting), and explains a flag with the word n-grams that pushed the score up most, located in
 the text as evidence spans. Artifacts are built by `raiwatch guardrails train`; the registry
 entries live in `models/guardrails/__init__.py` so that registering never imports numpy.
 """
@@ -21,6 +21,7 @@ from ..scoring import Score, ScoringItem
 from .artifacts import load_artifact
 
 MAX_CHARS = 4096
+MAX_CHUNKS = 16  # beyond 16 windows (~60k characters) the first 15 and the last are scored
 
 
 def clip_text(text: str, head_chars: int = 0) -> str:
@@ -31,6 +32,35 @@ def clip_text(text: str, head_chars: int = 0) -> str:
     if len(text) <= MAX_CHARS:
         return text
     return text[: MAX_CHARS - 1024] + " … " + text[-1024:]
+
+
+def chunk_text(text: str, head_chars: int = 0) -> list[str]:
+    """What gets scored: the head for head-reading checks, else overlapping windows of a long
+    text (the highest-scoring one counts), so padding cannot hide an attack in the middle."""
+    if head_chars or len(text) <= MAX_CHARS:
+        return [clip_text(text, head_chars)]
+    step = MAX_CHARS - 256
+    starts = list(range(0, len(text) - 256, step))
+    if len(starts) > MAX_CHUNKS:
+        starts = starts[: MAX_CHUNKS - 1] + [len(text) - MAX_CHARS]
+    return [text[start:start + MAX_CHARS] for start in starts]
+
+
+def score_chunked(features: Any, classifier: Any, texts: Sequence[str], head_chars: int = 0) -> tuple[np.ndarray, Any]:
+    """Per text: the best chunk's score, and that chunk's feature row (for categories, evidence)."""
+    chunks, owners = [], []
+    for i, text in enumerate(texts):
+        for chunk in chunk_text(text, head_chars):
+            chunks.append(chunk)
+            owners.append(i)
+    matrix = features.transform(chunks)
+    chunk_scores = classifier.predict_proba(matrix)[:, 1]
+    best: dict[int, int] = {}
+    for row, i in enumerate(owners):
+        if i not in best or chunk_scores[row] > chunk_scores[best[i]]:
+            best[i] = row
+    rows = [best[i] for i in range(len(texts))]
+    return chunk_scores[rows], matrix[rows]
 
 
 class GuardrailClassifierCheck:
@@ -65,9 +95,9 @@ class GuardrailClassifierCheck:
             return [Score.unscored(self.check_id, self.pillar, f"{type(exc).__name__}: {exc}") for _ in items]
 
     def score_texts(self, items: Sequence[ScoringItem]) -> list[Score]:
-        texts = [clip_text(getattr(item, self.source) or "", self.head_chars) for item in items]
-        features = self._features.transform(texts)
-        scores = self._classifier.predict_proba(features)[:, 1]
+        originals = [getattr(item, self.source) or "" for item in items]
+        texts = [clip_text(text, self.head_chars) for text in originals]
+        scores, features = score_chunked(self._features, self._classifier, originals, self.head_chars)
         flagged = [i for i, s in enumerate(scores) if s >= self.threshold and texts[i]]
         categories = self._categories(features, flagged)
         out = []
@@ -79,8 +109,9 @@ class GuardrailClassifierCheck:
             if i not in categories:
                 out.append(Score(check=self.check_id, pillar=self.pillar, value=value))
                 continue
-            evidence = self._evidence(features[i], text, categories[i])
-            terms = ", ".join(repr(text[e.start:e.end]) for e in evidence)
+            # Spans point into the original text (a clipped text's offsets would drift).
+            evidence = self._evidence(features[i], originals[i], categories[i])
+            terms = ", ".join(repr(originals[i][e.start:e.end]) for e in evidence)
             out.append(Score(
                 check=self.check_id, pillar=self.pillar, value=value, categories=(categories[i],),
                 evidence=tuple(evidence),

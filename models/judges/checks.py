@@ -8,6 +8,7 @@ weights or opens connections on first use.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from ..backends.base import JudgeBackend, RetryPolicy
 from ..backends.exceptions import BackendError
@@ -26,31 +27,30 @@ def make_backend(
     model: str = SMOLLM2,
     *,
     base_url: str | None = None,
-    api_key: str | None = None,
-    max_connections: int = 16,
-    max_batch_size: int = 16,
     retries: int = 3,
-    request_timeout_s: float = 30.0,
+    **options: Any,
 ) -> JudgeBackend:
-    """A judge backend by kind. `model` is a store name or path (in-process) or the served name."""
+    """A judge backend by kind. `model` is a store name or path (in-process backends) or the
+    served model name (`openai`); `options` go to the backend's constructor (e.g.
+    `max_batch_size`, `prefix_cache`, `max_connections`, `request_timeout_s`, `top_logprobs`)."""
     retry = RetryPolicy(attempts=retries)
-    if backend == "transformers":
-        from ..backends.in_process import TransformersBackend
+    try:
+        if backend == "transformers":
+            from ..backends.in_process import TransformersBackend
 
-        return TransformersBackend(resolve_model(model), max_batch_size=max_batch_size, retry=retry)
-    if backend == "vllm":
-        from ..backends.vllm_engine import VLLMBackend
+            return TransformersBackend(resolve_model(model), retry=retry, **options)
+        if backend == "vllm":
+            from ..backends.vllm_engine import VLLMBackend
 
-        return VLLMBackend(resolve_model(model), retry=retry)
-    if backend == "openai":
-        if not base_url:
-            raise BackendError("the openai judge backend needs base_url (e.g. http://127.0.0.1:8000/v1)")
-        from ..backends.openai_http import OpenAIBackend
+            return VLLMBackend(resolve_model(model), retry=retry, **options)
+        if backend == "openai":
+            if not base_url:
+                raise BackendError("the openai judge backend needs base_url (e.g. http://127.0.0.1:8000/v1)")
+            from ..backends.openai_http import OpenAIBackend
 
-        return OpenAIBackend(
-            base_url, model, api_key=api_key, max_connections=max_connections,
-            request_timeout_s=request_timeout_s, retry=retry,
-        )
+            return OpenAIBackend(base_url, model, retry=retry, **options)
+    except TypeError as exc:
+        raise BackendError(f"bad option for the {backend} judge backend: {exc}") from None
     raise BackendError(f"unknown judge backend {backend!r}; one of {', '.join(BACKENDS)}")
 
 

@@ -58,7 +58,7 @@ class LLMJudge:
                 self.backend.generate([request for request, _ in built]), timeout=self.timeout_s
             )
         except TimeoutError:
-            return [self._unscored(f"judge timed out after {self.timeout_s:.0f}s") for _ in items]
+            return [self._unscored(f"judge timed out after {self.timeout_s:g}s") for _ in items]
         except Exception as exc:  # noqa: BLE001 - any backend failure becomes an unscored verdict
             return [self._unscored(f"judge backend {self.backend.name} failed: {type(exc).__name__}: {exc}") for _ in items]
         if len(completions) != len(items):

@@ -1,7 +1,9 @@
 """Throughput of the fast guardrail tier, with the regex/keyword rules as the baseline.
 
 Prints JSON: messages per second for each check at batch sizes 1, 32 and 256, and for the whole
-fast tier (every fast check on every message, one after another, as the screen stage runs them).
+fast tier (every fast check on every message, one after another, as the screen stage runs them),
+also with presidio's patterns only (`ner=False`, spaCy being the tier's most expensive step);
+with `--workers N`, also the tier's aggregate rate in N processes (one Faust worker per partition).
 Messages are held-out prompts and model answers from the labelled data, a few with PII, so text
 lengths and the share that reaches spaCy's NER are realistic. Run:
 `python -m raiwatch.ops.bench.guardrails` or `raiwatch guardrails bench`.
@@ -66,6 +68,7 @@ def run_benchmark(messages: int = 2048, model_root: Path | None = None) -> dict[
     root_args = {"model_root": str(model_root)} if model_root else {}
     checks = {name: create_check(name) for name in BASELINE}
     checks["pii.presidio"] = create_check("pii.presidio")
+    checks["pii.presidio{ner=False}"] = create_check("pii.presidio", ner=False)
     for name in FAST_TIER[1:]:
         checks[name] = create_check(name, **root_args)
 
@@ -74,24 +77,60 @@ def run_benchmark(messages: int = 2048, model_root: Path | None = None) -> dict[
         return {
             "per_check_msgs_per_s": per_check,
             "fast_tier_msgs_per_s": await _measure([checks[n] for n in FAST_TIER], items, messages),
+            "fast_tier_without_ner_msgs_per_s": await _measure(
+                [checks["pii.presidio{ner=False}"], *(checks[n] for n in FAST_TIER[1:])], items, messages),
             "baseline_rules_msgs_per_s": await _measure([checks[n] for n in BASELINE], items, messages),
         }
 
     result = asyncio.run(measure_all())
     result["setup"] = {
         "messages": messages, "batch_1_messages": min(messages, 512), "cpus": os.cpu_count(),
-        "python": platform.python_version(), "fast_tier": list(FAST_TIER), "baseline": list(BASELINE),
+        "python": platform.python_version(), "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        "fast_tier": list(FAST_TIER), "baseline": list(BASELINE),
         "target_fast_tier_msgs_per_s": 2000,
     }
     return result
+
+
+def _tier_worker(messages: int, part: int, parts: int, model_root: Path | None, barrier: Any) -> tuple[int, float]:
+    """One worker process, as one Faust worker per partition: the whole tier on its share."""
+    items = bench_messages(messages)[part::parts]
+    root_args = {"model_root": str(model_root)} if model_root else {}
+    checks = [create_check("pii.presidio")] + [create_check(n, **root_args) for n in FAST_TIER[1:]]
+    asyncio.run(_rate(checks, items[:64], 32))
+    barrier.wait()
+    started = time.perf_counter()
+    asyncio.run(_rate(checks, items, 256))
+    return len(items), time.perf_counter() - started
+
+
+def run_workers(workers: int, messages: int = 2048, model_root: Path | None = None) -> dict[str, Any]:
+    """Aggregate fast-tier throughput of `workers` processes at batch size 256."""
+    import multiprocessing
+
+    # One BLAS thread per worker: N workers on N cores must not each spin up N threads.
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        barrier = manager.Barrier(workers)
+        with context.Pool(workers) as pool:
+            results = pool.starmap(_tier_worker, [(messages, i, workers, model_root, barrier) for i in range(workers)])
+    total = sum(n for n, _ in results)
+    return {"workers": workers, "batch": 256, "messages": total,
+            "msgs_per_s": round(total / max(elapsed for _, elapsed in results), 1)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=2048)
     parser.add_argument("--model-root", type=Path, default=None)
+    parser.add_argument("--workers", type=int, default=0, help="Also measure the tier in N worker processes.")
     args = parser.parse_args()
-    print(json.dumps(run_benchmark(args.messages, args.model_root), indent=2))
+    result = run_benchmark(args.messages, args.model_root)
+    if args.workers:
+        result["fast_tier_workers"] = run_workers(args.workers, args.messages, args.model_root)
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

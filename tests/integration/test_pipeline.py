@@ -1,0 +1,131 @@
+"""The pipeline end to end on the real broker and ClickHouse: exact counts, crashes, outages.
+
+Each test runs `raiwatch worker` as a child process on a fresh topic prefix and database.
+Counts are read with FINAL (after dedup), and re-read a few seconds after they are reached so
+that a double count would show.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from raiwatch.ops import stack
+from raiwatch.ops.pipeline_run import Counts, wait_for_counts
+from raiwatch.ops.stack import clickhouse, kafka
+from raiwatch.schemas.clickhouse import clickhouse_client
+
+from .pipeline_helpers import WorkerProcess, replay_file, write_traffic_file
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def pipeline_settings(fresh_settings):
+    return fresh_settings.model_copy(update={"join_timeout_s": 3.0})
+
+
+@pytest.fixture
+def worker(pipeline_settings, tmp_path: Path):
+    process = WorkerProcess(pipeline_settings, tmp_path)
+    process.start()
+    yield process
+    process.stop()
+
+
+def test_every_message_is_one_verdict_or_one_dead_letter(pipeline_settings, worker, tmp_path: Path) -> None:
+    traffic = tmp_path / "traffic.jsonl"
+    stats = write_traffic_file(traffic, requests=600, malformed=30, seed=11)
+    replay_file(pipeline_settings, traffic)
+    got = wait_for_counts(pipeline_settings, stats["requests"], stats["malformed"], 120, worker=worker.proc)
+    assert got == Counts(stats["requests"], stats["malformed"]), (got, worker.log())
+    client = clickhouse_client(pipeline_settings)
+    partial = client.query("SELECT count() FROM verdicts FINAL WHERE partial").result_rows[0][0]
+    assert partial == stats["partial"]
+    reasons = dict(client.query("SELECT reason, count() FROM dead_letters FINAL GROUP BY reason").result_rows)
+    assert set(reasons) == {"invalid_json", "invalid_utf8", "schema_violation", "unknown_schema_version", "not_an_object"}
+    # The original bytes are kept.
+    assert client.query("SELECT countIf(length(original) = 0) FROM dead_letters").result_rows[0][0] == 0
+    # Redacted by default: no raw e-mail address reaches the messages table.
+    leaked = client.query("SELECT count() FROM messages WHERE match(output_redacted, '[a-z]+@example\\\\.com')").result_rows[0][0]
+    assert leaked == 0
+    assert client.query("SELECT count() FROM alerts FINAL").result_rows[0][0] > 0
+
+
+def test_join_timeout_then_late_arrival(pipeline_settings, worker, tmp_path: Path) -> None:
+    import orjson
+
+    prompt = {"topic": "rai.prompts", "value": {"schema_version": 1, "event_id": "p-late", "request_id": "late-1",
+                                                 "model": {"name": "m"}, "prompt": "hello"}}
+    output = {"topic": "rai.outputs", "value": {"schema_version": 1, "event_id": "o-late", "request_id": "late-1",
+                                                 "model": {"name": "m"}, "output": "hi"}}
+    first = tmp_path / "prompt.jsonl"
+    first.write_bytes(orjson.dumps(prompt) + b"\n" + orjson.dumps(prompt) + b"\n")  # and a duplicate
+    replay_file(pipeline_settings, first)
+    assert wait_for_counts(pipeline_settings, 1, 0, 60, worker=worker.proc) == Counts(1, 0)
+    client = clickhouse_client(pipeline_settings)
+    assert client.query("SELECT partial FROM verdicts FINAL").result_rows == [(1,)]
+    assert client.query("SELECT output_redacted FROM messages FINAL").result_rows == [("",)]
+    second = tmp_path / "output.jsonl"
+    second.write_bytes(orjson.dumps(output) + b"\n")
+    replay_file(pipeline_settings, second)
+    assert wait_for_counts(pipeline_settings, 1, 1, 60, worker=worker.proc) == Counts(1, 1)
+    assert client.query("SELECT reason FROM dead_letters FINAL").result_rows == [("late_arrival",)]
+
+
+def test_kill_9_mid_stream_loses_and_double_counts_nothing(pipeline_settings, worker, tmp_path: Path) -> None:
+    traffic = tmp_path / "traffic.jsonl"
+    stats = write_traffic_file(traffic, requests=2500, malformed=40, seed=12)
+    import threading
+
+    publisher = threading.Thread(target=replay_file, args=(pipeline_settings, traffic, 400.0))
+    publisher.start()
+    for _ in range(3):
+        time.sleep(4)
+        worker.kill9()
+        worker.start()
+    publisher.join()
+    got = wait_for_counts(pipeline_settings, stats["requests"], stats["malformed"], 240, worker=worker.proc)
+    assert got == Counts(stats["requests"], stats["malformed"]), (got, worker.log())
+
+
+def test_clickhouse_outage_pauses_then_catches_up(pipeline_settings, worker, tmp_path: Path) -> None:
+    traffic = tmp_path / "traffic.jsonl"
+    stats = write_traffic_file(traffic, requests=1500, malformed=20, seed=13)
+    half = tmp_path / "half.jsonl"
+    lines = traffic.read_bytes().splitlines(keepends=True)
+    half.write_bytes(b"".join(lines[: len(lines) // 2]))
+    rest = tmp_path / "rest.jsonl"
+    rest.write_bytes(b"".join(lines[len(lines) // 2:]))
+    replay_file(pipeline_settings, half)
+    wait_for_counts(pipeline_settings, 1, 0, 120, worker=worker.proc, settle_s=0)  # mid-stream
+    clickhouse.stop(pipeline_settings)
+    try:
+        replay_file(pipeline_settings, rest)  # arrives while ClickHouse is down
+        time.sleep(20)
+        assert worker.proc.poll() is None, "the worker must survive a ClickHouse outage"
+    finally:
+        clickhouse.start(pipeline_settings)
+        stack.wait_healthy(pipeline_settings, 60)
+    got = wait_for_counts(pipeline_settings, stats["requests"], stats["malformed"], 180, worker=worker.proc)
+    assert got == Counts(stats["requests"], stats["malformed"]), (got, worker.log())
+
+
+def test_broker_restart_mid_stream(pipeline_settings, worker, tmp_path: Path) -> None:
+    traffic = tmp_path / "traffic.jsonl"
+    stats = write_traffic_file(traffic, requests=1500, malformed=20, seed=14)
+    lines = traffic.read_bytes().splitlines(keepends=True)
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_bytes(b"".join(lines[: len(lines) // 2]))
+    second.write_bytes(b"".join(lines[len(lines) // 2:]))
+    replay_file(pipeline_settings, first)
+    wait_for_counts(pipeline_settings, 1, 0, 120, worker=worker.proc, settle_s=0)  # mid-stream, worker running
+    kafka.kafka_process(pipeline_settings).stop()
+    time.sleep(5)
+    kafka.start(pipeline_settings)
+    stack.wait_healthy(pipeline_settings, 90)
+    replay_file(pipeline_settings, second)
+    got = wait_for_counts(pipeline_settings, stats["requests"], stats["malformed"], 240, worker=worker.proc)
+    assert got == Counts(stats["requests"], stats["malformed"]), (got, worker.log())
