@@ -35,6 +35,8 @@ class Score:
 
     `value` is a risk score in [0, 1] (higher is worse) or None when unscored; `error` then says
     why. `redacted` maps "prompt"/"output" to masked text for checks that find PII.
+    `threshold` is the check's own decision threshold (a trained classifier's, chosen on
+    validation data); a policy's threshold for the check takes precedence over it.
     """
 
     check: str
@@ -45,6 +47,7 @@ class Score:
     rationale: str = ""
     error: str = ""
     redacted: dict[str, str] = field(default_factory=dict)
+    threshold: float | None = None
 
     @property
     def scored(self) -> bool:

@@ -1,18 +1,21 @@
-"""The alert agent: violations at or above the policy's alert threshold become alerts,
-deduplicated per key (tenant, model, pillar, category, policy) and time window."""
+"""Alerts: violations at or above the policy's alert threshold, deduplicated per key (tenant,
+model, pillar, category, policy) and time window; to rai.alerts, ClickHouse (via the alerts
+sink) and, when configured, an Alertmanager-compatible webhook."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 
 from ..schemas.alerts import AlertV1
-from ..schemas.decoder import decode
-from ..schemas.registry import topic_spec
 from ..schemas.verdicts import VerdictV1
 from .app import Pipeline
 from .webhook import deliver
+
+log = logging.getLogger(__name__)
 
 
 def alert_key(verdict: VerdictV1) -> str:
@@ -29,6 +32,7 @@ def window_start(verdict: VerdictV1, window_s: int) -> datetime:
 
 
 def make_alert(verdict: VerdictV1, key: str, start: datetime) -> AlertV1:
+    """The alert for the first qualifying verdict of a key and window (deterministic id)."""
     alert_id = hashlib.sha256(f"{key}\0{start.isoformat()}".encode()).hexdigest()[:32]
     what = ", ".join(verdict.categories) or "violation"
     return AlertV1(
@@ -41,37 +45,45 @@ def make_alert(verdict: VerdictV1, key: str, start: datetime) -> AlertV1:
     )
 
 
-def attach(pipeline: Pipeline) -> None:
-    settings, app, topics = pipeline.settings, pipeline.app, pipeline.topics
-    policy = pipeline.policy
-    spec = topic_spec("rai.verdicts")
-    windows = app.Table("alert-windows", default=None, key_type=bytes,
-                        partitions=topics["verdicts"].partitions, use_partitioner=True,
-                        help="Alert keys already alerted in their window.")
+class Alerter:
+    """Turns verdicts into deduplicated alerts. The window table records an alert only after
+    the caller has awaited its delivery (`mark_sent`), so a crash re-sends rather than loses it
+    (same alert id: ClickHouse keeps one row)."""
 
-    @app.agent(topics["verdicts"], name="alert")
-    async def alert(stream):
-        async for events in stream.take_events(500, within=0.2):
-            new_alerts, deliveries, marks = [], [], {}
-            for event in events:
-                verdict = decode(event.message.value or b"", spec, settings.max_message_bytes)
-                if not isinstance(verdict, VerdictV1) or not verdict.violation:
-                    continue  # undecodable verdicts are dead-lettered by the sink agent
-                if verdict.severity.rank < policy.alert_threshold.rank:
-                    continue
-                key = alert_key(verdict)
-                start = window_start(verdict, settings.alert_window_s)
-                table_key = f"{key}|{start.isoformat()}".encode()
-                if table_key in marks or windows.get(table_key) is not None:
-                    continue
-                new = make_alert(verdict, key, start)
-                new_alerts.append(new)
-                deliveries.append(await topics["alerts"].send(key=key.encode(), value=new.model_dump_json().encode(), force=True))
-                marks[table_key] = {"alert_id": new.alert_id, "first_verdict": verdict.verdict_id}
-            await asyncio.gather(*deliveries)
-            # Marked only once the alerts are on the broker: a crash before this re-sends them
-            # (same alert ids, deduplicated in ClickHouse) rather than losing them.
-            for table_key, mark in marks.items():
-                windows[table_key] = mark
-            if new_alerts and settings.alert_webhook_url:
-                await deliver(settings.alert_webhook_url, new_alerts, settings.alert_window_s)
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline, self.settings = pipeline, pipeline.settings
+        self.windows = pipeline.app.Table(
+            "alert-windows", default=None, key_type=bytes, partitions=pipeline.topics["verdicts"].partitions,
+            use_partitioner=True, help="Alert keys already alerted in their window.")
+        self._in_flight: dict[bytes, AlertV1] = {}
+
+    async def publish(self, verdicts: list[VerdictV1]) -> tuple[list[Awaitable], dict[bytes, AlertV1]]:
+        """Send alerts for qualifying verdicts; returns their delivery futures and the batch to
+        pass to `mark_sent` once those are awaited."""
+        threshold = self.pipeline.policy.alert_threshold.rank
+        deliveries, batch = [], {}
+        for verdict in verdicts:
+            if not verdict.violation or verdict.severity.rank < threshold:
+                continue
+            key = alert_key(verdict)
+            start = window_start(verdict, self.settings.alert_window_s)
+            table_key = f"{key}|{start.isoformat()}".encode()
+            if table_key in self._in_flight or self.windows.get(table_key) is not None:
+                continue
+            alert = make_alert(verdict, key, start)
+            self._in_flight[table_key] = batch[table_key] = alert
+            deliveries.append(await self.pipeline.topics["alerts"].send(
+                key=key.encode(), value=alert.model_dump_json().encode(), force=True))
+        return deliveries, batch
+
+    def mark_sent(self, sent: dict[bytes, AlertV1]) -> None:
+        """Record a published batch whose deliveries were awaited."""
+        if not sent:
+            return
+        for table_key, alert in sent.items():
+            self.windows[table_key] = {"alert_id": alert.alert_id}
+            self._in_flight.pop(table_key, None)
+        if self.settings.alert_webhook_url:
+            task = asyncio.create_task(deliver(self.settings.alert_webhook_url, list(sent.values()),
+                                               self.settings.alert_window_s))
+            task.add_done_callback(lambda t: t.exception() and log.error("webhook task failed: %s", t.exception()))

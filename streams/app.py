@@ -17,12 +17,10 @@ from .policy import DEFAULT_POLICY
 
 
 def internal_topics(settings: RaiwatchSettings) -> list[TopicSpec]:
-    """Topics private to the pipeline (joined requests, judge requests), co-partitioned with
-    the traffic topics. Created with the registry topics before the worker starts."""
+    """Topics private to the pipeline (judge requests), co-partitioned with the traffic
+    topics. Created with the registry topics before the worker starts."""
     prefix = f"{settings.topic_prefix}{settings.app_id}"
     return [
-        TopicSpec(f"{prefix}-joined", {1: OutputEventV1}, "request_id", TRAFFIC_PARTITIONS,
-                  "Joined prompt+output pairs waiting for the screen stage.", retention_ms=24 * 3600 * 1000),
         TopicSpec(f"{prefix}-judge", {1: OutputEventV1}, "request_id", TRAFFIC_PARTITIONS,
                   "Screened verdicts routed to the LLM judge.", retention_ms=24 * 3600 * 1000),
     ]
@@ -37,6 +35,7 @@ class Pipeline:
     topics: dict[str, Any]  # logical name -> faust Topic
     tables: dict[str, Any] = field(default_factory=dict)
     policy: PolicyV1 = DEFAULT_POLICY
+    alerter: Any = None  # streams.alerting.Alerter, set by the join agent
 
 
 def build_pipeline(settings: RaiwatchSettings) -> Pipeline:
@@ -58,6 +57,11 @@ def build_pipeline(settings: RaiwatchSettings) -> Pipeline:
         broker_commit_interval=1.0,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # Batch produce requests: without a linger every send is its own request, which
+        # profiling showed to dominate the worker's time.
+        producer_linger=0.005,
+        producer_max_batch_size=262144,
+        broker_max_poll_records=2000,
         stream_buffer_maxsize=4096,
         web_enabled=settings.web_enabled,
         web_port=settings.web_port,
@@ -69,10 +73,9 @@ def build_pipeline(settings: RaiwatchSettings) -> Pipeline:
         return app.topic(*names, key_serializer="raw", value_serializer="raw", internal=internal,
                          partitions=TRAFFIC_PARTITIONS if internal else None)
 
-    joined, judge = (spec.name for spec in internal_topics(settings))
+    (judge,) = (spec.name for spec in internal_topics(settings))
     topics = {
         "inputs": raw_topic(settings.topic("rai.prompts"), settings.topic("rai.outputs")),
-        "joined": raw_topic(joined),
         "judge": raw_topic(judge),
         "verdicts": raw_topic(settings.topic("rai.verdicts")),
         "alerts": raw_topic(settings.topic("rai.alerts")),
@@ -83,9 +86,9 @@ def build_pipeline(settings: RaiwatchSettings) -> Pipeline:
 
 def assemble(settings: RaiwatchSettings) -> Pipeline:
     """The full pipeline: app plus every agent."""
-    from . import alerting, join, judge, screen, sinks
+    from . import join, judge, sinks
 
     pipeline = build_pipeline(settings)
-    for module in (join, screen, judge, sinks, alerting):
+    for module in (join, judge, sinks):
         module.attach(pipeline)
     return pipeline

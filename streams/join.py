@@ -1,8 +1,8 @@
-"""The join agent: prompts and outputs keyed by request_id meet in a Faust table.
+"""The join agent: prompts and outputs keyed by request_id meet in a Faust table; each
+micro-batch of completed (or timed-out) requests is screened right here (streams/screen.py).
 
-Crash safety: within a batch, joined requests and dead letters are published and acknowledged
-by the broker *before* the table records the request as done; offsets are committed after
-that. A crash in between replays the batch: a request not yet marked done is joined again and
+Crash safety: within a batch, verdicts and dead letters are published and acknowledged by the
+broker *before* the table records the request as done; offsets are committed after that. A crash in between replays the batch: a request not yet marked done is joined again and
 the verdict id dedups it downstream; one marked done is skipped.
 """
 
@@ -16,13 +16,15 @@ from ..schemas.decoder import DecodeFailure, decode
 from ..schemas.registry import topic_spec
 from .app import Pipeline
 from .dlq import send_dead_letter
+from .alerting import Alerter
 from .input_progress import InputProgress
+from .screen import Screener
 from .join_state import Emit, Reject, Skip, expire, missing_side, on_event, should_expire, should_purge
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
-BATCH_WINDOW_S = 0.05
+BATCH_WINDOW_S = 0.02
 
 
 def _now_ms() -> int:
@@ -38,7 +40,10 @@ def attach(pipeline: Pipeline) -> None:
                       partitions=pipeline.topics["inputs"].partitions, use_partitioner=True,
                       help="Pending and recently joined requests by request_id.")
     pipeline.tables["join"] = table
-    joined_topic, dlq_topic = pipeline.topics["joined"], pipeline.topics["dlq"]
+    dlq_topic = pipeline.topics["dlq"]
+    alerter = Alerter(pipeline)
+    pipeline.alerter = alerter
+    screener = Screener(pipeline, alerter)
     lock = asyncio.Lock()
     max_ts: dict[tuple[str, int], int] = {}  # (side, partition) -> latest Kafka timestamp read
     topic_of = {side: name for name, (side, _) in specs.items()}
@@ -46,9 +51,11 @@ def attach(pipeline: Pipeline) -> None:
     timeout_ms = int(settings.join_timeout_s * 1000)
 
     async def publish(emits: list[tuple[bytes, Emit]], deliveries: list) -> None:
-        for key, emit in emits:
-            deliveries.append(await joined_topic.send(key=key, value=emit.joined.model_dump_json().encode(), force=True))
-        await asyncio.gather(*deliveries)
+        """Screen the joined requests and wait until their verdicts (and dead letters, alerts)
+        are on the broker; only then may the caller mark the requests done."""
+        verdict_deliveries, alerts = await screener.screen([emit.joined for _, emit in emits])
+        await asyncio.gather(*deliveries, *verdict_deliveries)
+        alerter.mark_sent(alerts)
 
     @app.agent(pipeline.topics["inputs"], name="join")
     async def join(stream):

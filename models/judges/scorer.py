@@ -81,7 +81,10 @@ class LLMJudge:
         rationale = f"{answer.rationale()}; rubric {self.rubric.name}@{self.rubric.version} via {self.backend.name}"
         if clipped:
             rationale += "; judged text was clipped"
-        return Score(check=self.check_id, pillar=self.pillar, value=answer.risk, categories=categories, rationale=rationale)
+        return Score(
+            check=self.check_id, pillar=self.pillar, value=answer.risk, categories=categories,
+            rationale=rationale, threshold=self.threshold,
+        )
 
     def _unscored(self, error: str) -> Score:
         return Score.unscored(self.check_id, self.pillar, error)

@@ -73,19 +73,22 @@ async def passthrough_ceiling(settings: RaiwatchSettings, traffic: Path) -> dict
             "paired_per_s": round(moved / 2 / seconds)}
 
 
-def pipeline_throughput(settings: RaiwatchSettings, traffic: Path, requests: int, work: Path) -> dict:
-    worker = start_worker(settings, work / "throughput-worker.log")
+def pipeline_throughput(settings: RaiwatchSettings, traffic: Path, requests: int, work: Path, workers: int) -> dict:
+    """Pre-loaded traffic through `workers` worker processes (one consumer group)."""
+    procs = [start_worker(settings, work / f"throughput-worker{i}.log") for i in range(workers)]
     try:
-        _warm_up(settings, work, worker)
+        _warm_up(settings, work, procs[0])
+        time.sleep(5 if workers > 1 else 0)  # let the group settle on its final assignment
         started = time.monotonic()
         asyncio.run(replay(settings, traffic))
         published = time.monotonic() - started
-        wait_for_counts(settings, requests + 1, 0, 900, worker=worker, settle_s=0)
+        wait_for_counts(settings, requests + 1, 0, 900, worker=procs[0], settle_s=0)
         seconds = time.monotonic() - started
     finally:
-        stop_worker(worker)
-    return {"requests": requests, "publish_seconds": round(published, 2), "seconds": round(seconds, 2),
-            "paired_per_s": round(requests / seconds)}
+        for proc in procs:
+            stop_worker(proc)
+    return {"workers": workers, "requests": requests, "publish_seconds": round(published, 2),
+            "seconds": round(seconds, 2), "paired_per_s": round(requests / seconds)}
 
 
 def pipeline_latency(settings: RaiwatchSettings, work: Path, rate_msgs: float, seconds: float) -> dict:
@@ -135,10 +138,12 @@ def main() -> None:
         "machine": {"cpus": __import__("os").cpu_count()},
         "checks": settings.screen_checks,
         "ceiling": asyncio.run(passthrough_ceiling(fresh(settings, "c"), traffic)),
-        "throughput": pipeline_throughput(fresh(settings, "t"), traffic, args.requests, work),
+        "throughput": pipeline_throughput(fresh(settings, "t"), traffic, args.requests, work, 1),
+        "throughput_2_workers": pipeline_throughput(fresh(settings, "u"), traffic, args.requests, work, 2),
         "latency": pipeline_latency(fresh(settings, "l"), work, args.latency_rate, args.latency_seconds),
     }
-    result["throughput_vs_ceiling"] = round(result["throughput"]["paired_per_s"] / result["ceiling"]["paired_per_s"], 3)
+    for name in ("throughput", "throughput_2_workers"):
+        result[f"{name}_vs_ceiling"] = round(result[name]["paired_per_s"] / result["ceiling"]["paired_per_s"], 3)
     text = json.dumps(result, indent=2)
     print(text)
     if args.json_out:

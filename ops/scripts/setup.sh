@@ -44,3 +44,5 @@ fi
 export RAIWATCH_VENV="$VENV"
 export PATH="$VENV/bin:$PATH"
 log "venv ready: $VENV"
+bash "$ROOT/ops/scripts/models.sh" >&2
+log "model store ready"

@@ -1,7 +1,7 @@
 """vLLM on the CPU, both ways: the OpenAI-compatible server (how production runs judges) and the
 in-process engine. The server starts once per test session (~90-150 s: it compiles the model).
 
-Skipped only when vllm is not importable (see ops/notes/judges.md for the CPU install).
+Skipped only when vllm is not importable (see README, "Installing by hand").
 """
 
 from __future__ import annotations
