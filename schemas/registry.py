@@ -31,7 +31,8 @@ TRAFFIC_PARTITIONS = 4
 
 @dataclass(frozen=True)
 class TopicSpec:
-    """One Kafka topic as raiwatch declares it."""
+    """One Kafka topic as raiwatch declares it. `versions` maps schema versions to models; it is
+    empty for the pipeline's internal topics, whose messages are not public events."""
 
     name: str
     versions: dict[int, type[TopicEvent]]

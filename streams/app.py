@@ -12,7 +12,6 @@ from typing import Any
 from ..ops.settings import RaiwatchSettings
 from ..schemas.registry import TRAFFIC_PARTITIONS, TopicSpec
 from ..schemas.policies import PolicyV1
-from ..schemas.traffic import OutputEventV1
 from .policy import DEFAULT_POLICY
 
 
@@ -21,7 +20,7 @@ def internal_topics(settings: RaiwatchSettings) -> list[TopicSpec]:
     topics. Created with the registry topics before the worker starts."""
     prefix = f"{settings.topic_prefix}{settings.app_id}"
     return [
-        TopicSpec(f"{prefix}-judge", {1: OutputEventV1}, "request_id", TRAFFIC_PARTITIONS,
+        TopicSpec(f"{prefix}-judge", {}, "request_id", TRAFFIC_PARTITIONS,
                   "Screened verdicts routed to the LLM judge.", retention_ms=24 * 3600 * 1000),
     ]
 

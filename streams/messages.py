@@ -1,4 +1,6 @@
-"""Messages on the pipeline's internal topics (not part of the public wire contract)."""
+"""What the pipeline passes between its stages: joined requests (in memory, from the join to
+the screen) and judge requests (on the internal judge topic). Not part of the public wire
+contract."""
 
 from __future__ import annotations
 

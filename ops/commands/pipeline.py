@@ -30,6 +30,6 @@ def register(app: typer.Typer) -> None:
         json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
         """The whole pipeline end to end: stack up, worker, replay sample traffic, summary."""
-        from .._demo import run_demo
+        from ..demo import run_demo
 
         run_demo(get_settings(), requests, malformed, seed, timeout_s, json_output)
