@@ -22,6 +22,14 @@ from .pipeline_helpers import WorkerProcess, replay_file, write_traffic_file
 pytestmark = pytest.mark.integration
 
 
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process, MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
 @pytest.fixture
 def pipeline_settings(fresh_settings):
     return fresh_settings.model_copy(update={"join_timeout_s": 3.0})
@@ -106,6 +114,8 @@ def test_clickhouse_outage_pauses_then_catches_up(pipeline_settings, worker, tmp
         replay_file(pipeline_settings, rest)  # arrives while ClickHouse is down
         time.sleep(20)
         assert worker.proc.poll() is None, "the worker must survive a ClickHouse outage"
+        # Bounded memory: the stream paused instead of buffering without limit.
+        assert rss_mib(worker.proc.pid) < 1024
     finally:
         clickhouse.start(pipeline_settings)
         stack.wait_healthy(pipeline_settings, 60)
