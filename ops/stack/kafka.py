@@ -115,16 +115,25 @@ def format_storage(settings: RaiwatchSettings, libs: Path, config: Path) -> None
         return
     id_file = base / "cluster.id"
     if not id_file.exists():
-        id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=") + "\n")
+        id_file.write_text(new_cluster_id() + "\n")
     result = subprocess.run(
         [_java(), "-cp", f"{libs}/*", f"-Dlog4j2.configurationFile={base / 'log4j2.properties'}",
-         "kafka.tools.StorageTool", "format", "--standalone", "-t", id_file.read_text().strip(),
+         "kafka.tools.StorageTool", "format", "--standalone", f"--cluster-id={id_file.read_text().strip()}",
          "-c", str(config)],
         capture_output=True,
         text=True,
     )
     if result.returncode != 0:
         raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+
+
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (base64url of a UUID). Like Kafka's own generator it never
+    starts with "-", which the storage tool's argument parser would take for an option."""
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
 
 
 def start(settings: RaiwatchSettings) -> int:

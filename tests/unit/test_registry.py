@@ -37,3 +37,4 @@ def test_compacted_topics_keep_data() -> None:
 def test_unknown_topic_names_the_known_ones() -> None:
     with pytest.raises(ConfigurationError, match="rai.prompts"):
         topic_spec("rai.nope")
+
