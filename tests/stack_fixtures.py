@@ -9,22 +9,24 @@ from pathlib import Path
 from raiwatch.ops.settings import RaiwatchSettings
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """`count` distinct TCP ports on 127.0.0.1 that nothing listens on right now (all sockets
+    are held until every port is chosen, so no two are the same)."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def isolated_stack_settings(home: Path) -> RaiwatchSettings:
     """Settings for a private stack in `home` on fresh ports (shares the jar cache)."""
-    return RaiwatchSettings(
-        home=home,
-        kafka_port=free_port(),
-        kafka_controller_port=free_port(),
-        clickhouse_http_port=free_port(),
-        clickhouse_tcp_port=free_port(),
-    )
+    kafka, controller, http, tcp = free_ports(4)
+    return RaiwatchSettings(home=home, kafka_port=kafka, kafka_controller_port=controller,
+                            clickhouse_http_port=http, clickhouse_tcp_port=tcp)
 
 
 def namespaced(settings: RaiwatchSettings) -> RaiwatchSettings:
