@@ -6,7 +6,7 @@ wires into; nothing here processes a message.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..ops.settings import RaiwatchSettings
@@ -32,7 +32,6 @@ class Pipeline:
     settings: RaiwatchSettings
     app: Any  # faust.App
     topics: dict[str, Any]  # logical name -> faust Topic
-    tables: dict[str, Any] = field(default_factory=dict)
     policy: PolicyV1 = DEFAULT_POLICY
     alerter: Any = None  # streams.alerting.Alerter, set by the join agent
 

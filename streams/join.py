@@ -39,7 +39,6 @@ def attach(pipeline: Pipeline) -> None:
     table = app.Table("join", default=None, key_type=bytes,
                       partitions=pipeline.topics["inputs"].partitions, use_partitioner=True,
                       help="Pending and recently joined requests by request_id.")
-    pipeline.tables["join"] = table
     dlq_topic = pipeline.topics["dlq"]
     alerter = Alerter(pipeline)
     pipeline.alerter = alerter

@@ -11,13 +11,12 @@ sink's partitions wait in Kafka.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from ..schemas.decoder import DecodeFailure, decode
+from ..schemas.decoder import DecodeFailure, dead_letter, decode
 from ..schemas.registry import topic_spec
 from .app import Pipeline
 from .clickhouse_sink import (
@@ -59,7 +58,7 @@ def attach(pipeline: Pipeline) -> None:
             value = decode(record.value or b"", topic_spec(name), settings.max_message_bytes)
             if isinstance(value, DecodeFailure):
                 if name == "rai.dlq":
-                    raw_dead.append(_raw_dead_letter_row(record, value))
+                    raw_dead.append(dead_letter_row(_dead_letter_for(record, value)))
                 else:
                     deliveries.append(await send_dead_letter(topics["dlq"], _AsMessage(record), value.reason,
                                                              value.detail, f"sink:{name}"))
@@ -112,8 +111,8 @@ class _AsMessage:
         self.timestamp = record.timestamp / 1000 if record.timestamp else 0
 
 
-def _raw_dead_letter_row(record: Any, failure: DecodeFailure) -> list[Any]:
-    identity = f"{record.topic}:{record.partition}:{record.offset}:sink".encode()
-    return [hashlib.sha256(identity).hexdigest()[:32], datetime.fromtimestamp((record.timestamp or 0) / 1000, UTC),
-            record.topic, record.partition, record.offset, failure.reason.value, failure.detail, "sink:rai.dlq",
-            record.value or b""]
+def _dead_letter_for(record: Any, failure: DecodeFailure) -> Any:
+    """The dead letter for an undecodable record of rai.dlq itself, stored directly (no loop)."""
+    letter = dead_letter(record.value or b"", failure, record.topic, partition=record.partition,
+                         offset=record.offset, key=record.key, stage="sink:rai.dlq")
+    return letter.model_copy(update={"ts": datetime.fromtimestamp((record.timestamp or 0) / 1000, UTC)})
