@@ -32,8 +32,11 @@ def settings_env(settings: RaiwatchSettings) -> dict[str, str]:
     return env
 
 
-def start_worker(settings: RaiwatchSettings, log_path: Path) -> subprocess.Popen:
-    """`raiwatch worker` as a child process with `settings`, output to `log_path`."""
+def start_worker(settings: RaiwatchSettings, log_path: Path, worker_id: str | None = None) -> subprocess.Popen:
+    """`raiwatch worker` as a child process with `settings` (and `worker_id`, which every
+    concurrently running worker needs its own of), output to `log_path`."""
+    if worker_id is not None:
+        settings = settings.model_copy(update={"worker_id": worker_id})
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         return subprocess.Popen(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,13 +59,13 @@ class RaiwatchSettings(BaseSettings):
     health_timeout_s: float = Field(default=60.0, description="How long `stack up` waits for health.")
 
     # --- the streaming pipeline (streams/) ---
-    app_id: str = Field(default="raiwatch", description="Faust app id: consumer group and internal topic prefix.")
-    processing_guarantee: Literal["at_least_once"] = Field(
-        default="at_least_once",
+    app_id: str = Field(default="raiwatch", description="App id: prefix of the consumer groups, transactional ids and internal topics.")
+    worker_id: str = Field(
+        default="0",
         description=(
-            "Faust processing guarantee. Only at-least-once: with faust-streaming 0.15.3's "
-            "exactly_once mode the pipeline stalled in our tests (see README). Deterministic ids "
-            "and ReplacingMergeTree make the ClickHouse counts exact anyway."
+            "This worker's identity within the app: the stages' Kafka transactional ids derive from "
+            "it, so a restarted worker fences and aborts what its killed predecessor left open. "
+            "Give every concurrently running worker its own."
         ),
     )
     join_timeout_s: float = Field(

@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable
+import time
 from datetime import UTC, datetime
 
+from ..ops.settings import RaiwatchSettings
 from ..schemas.alerts import AlertV1
+from ..schemas.policies import PolicyV1
 from ..schemas.verdicts import VerdictV1
-from .app import Pipeline
+from .state_store import ChangelogStore
+from .txloop import AfterCommit, Outbox
 from .webhook import deliver
 
 log = logging.getLogger(__name__)
@@ -45,45 +48,51 @@ def make_alert(verdict: VerdictV1, key: str, start: datetime) -> AlertV1:
     )
 
 
+ALERT_PREFIX = "alert|"
+
+
 class Alerter:
-    """Turns verdicts into deduplicated alerts. The window table records an alert only after
-    the caller has awaited its delivery (`mark_sent`), so a crash re-sends rather than loses it
-    (same alert id: ClickHouse keeps one row)."""
+    """Turns verdicts into deduplicated alerts inside the caller's transaction.
 
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline, self.settings = pipeline, pipeline.settings
-        self.windows = pipeline.app.Table(
-            "alert-windows", default=None, key_type=bytes, partitions=pipeline.topics["verdicts"].partitions,
-            use_partitioner=True, help="Alert keys already alerted in their window.")
-        self._in_flight: dict[bytes, AlertV1] = {}
+    The "already alerted" marks live in the loop's changelog store (key `alert|<key>|<window>`,
+    in the partition of the verdict that raised the alert), written in the same transaction as
+    the alert itself: after a crash both or neither exist. Each worker dedups across the
+    partitions it owns; two workers may both alert a key in one window, with the same
+    deterministic alert id, so ClickHouse keeps one row."""
 
-    async def publish(self, verdicts: list[VerdictV1]) -> tuple[list[Awaitable], dict[bytes, AlertV1]]:
-        """Send alerts for qualifying verdicts; returns their delivery futures and the batch to
-        pass to `mark_sent` once those are awaited."""
-        threshold = self.pipeline.policy.alert_threshold.rank
-        deliveries, batch = [], {}
-        for verdict in verdicts:
+    def __init__(self, settings: RaiwatchSettings, policy: PolicyV1, store: ChangelogStore, alerts_topic: str) -> None:
+        self.settings, self.policy, self.store, self.alerts_topic = settings, policy, store, alerts_topic
+
+    async def publish(self, verdicts: list[tuple[int, VerdictV1]], outbox: Outbox) -> AfterCommit:
+        """Send alerts for qualifying verdicts (partition, verdict); returns what to do once
+        the transaction has committed (the webhook)."""
+        threshold, window_ms = self.policy.alert_threshold.rank, self.settings.alert_window_s * 1000
+        sent: list[AlertV1] = []
+        now_ms = int(time.time() * 1000)
+        for partition, verdict in verdicts:
             if not verdict.violation or verdict.severity.rank < threshold:
                 continue
             key = alert_key(verdict)
             start = window_start(verdict, self.settings.alert_window_s)
-            table_key = f"{key}|{start.isoformat()}".encode()
-            if table_key in self._in_flight or self.windows.get(table_key) is not None:
+            mark = f"{ALERT_PREFIX}{key}|{start.isoformat()}"
+            if any(self.store.get(p, mark) is not None for p in {partition, *self.store.owned()}):
                 continue
             alert = make_alert(verdict, key, start)
-            self._in_flight[table_key] = batch[table_key] = alert
-            deliveries.append(await self.pipeline.topics["alerts"].send(
-                key=key.encode(), value=alert.model_dump_json().encode(), force=True))
-        return deliveries, batch
+            until_ms = int(start.timestamp() * 1000) + 2 * window_ms  # late verdicts still dedup
+            self.store.put(partition, mark, {"alert_id": alert.alert_id, "written_ms": now_ms, "until_ms": until_ms})
+            await outbox.send(self.alerts_topic, alert.model_dump_json().encode(), key=key.encode())
+            sent.append(alert)
+        if not sent or not self.settings.alert_webhook_url:
+            return None
+        return lambda: self._notify(sent)
 
-    def mark_sent(self, sent: dict[bytes, AlertV1]) -> None:
-        """Record a published batch whose deliveries were awaited."""
-        if not sent:
-            return
-        for table_key, alert in sent.items():
-            self.windows[table_key] = {"alert_id": alert.alert_id}
-            self._in_flight.pop(table_key, None)
-        if self.settings.alert_webhook_url:
-            task = asyncio.create_task(deliver(self.settings.alert_webhook_url, list(sent.values()),
-                                               self.settings.alert_window_s))
-            task.add_done_callback(lambda t: t.exception() and log.error("webhook task failed: %s", t.exception()))
+    def _notify(self, alerts: list[AlertV1]) -> None:
+        task = asyncio.create_task(deliver(self.settings.alert_webhook_url, alerts, self.settings.alert_window_s))
+        task.add_done_callback(lambda t: t.exception() and log.error("webhook task failed: %s", t.exception()))
+
+
+def purge_alert_marks(store: ChangelogStore, partition: int, now_ms: int) -> None:
+    """Forget alert marks whose window (plus one for late verdicts) has passed."""
+    for key, value in store.committed_items(partition):
+        if key.startswith(ALERT_PREFIX) and value["until_ms"] <= now_ms:
+            store.delete(partition, key)

@@ -1,6 +1,9 @@
-"""Declares the Faust app: its settings, topics and tables. Agents attach in their modules.
+"""Declares the Faust app and the pipeline's topics. The stages attach in their modules.
 
-`build_pipeline(settings)` returns a `Pipeline` that every agent module's `attach(pipeline)`
+The Faust worker hosts the pipeline's long-running loops as app tasks (and its web server when
+asked). The join, the judge and the sinks read Kafka through their own aiokafka clients
+(`txloop`, `sinks`): see `txloop` for why the delivery-critical paths do not use Faust agents.
+`build_pipeline(settings)` returns a `Pipeline` that every stage module's `attach(pipeline)`
 wires into; nothing here processes a message.
 """
 
@@ -10,80 +13,97 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..ops.settings import RaiwatchSettings
-from ..schemas.registry import TRAFFIC_PARTITIONS, TopicSpec
 from ..schemas.policies import PolicyV1
+from ..schemas.registry import TRAFFIC_PARTITIONS, TopicSpec
 from .policy import DEFAULT_POLICY
+
+DAY_MS = 24 * 3600 * 1000
 
 
 def internal_topics(settings: RaiwatchSettings) -> list[TopicSpec]:
-    """Topics private to the pipeline (judge requests), co-partitioned with the traffic
-    topics. Created with the registry topics before the worker starts."""
+    """Topics private to the pipeline, co-partitioned with the traffic topics: judge requests
+    and the changelogs of the loops' state. Created with the registry topics before the worker
+    starts."""
     prefix = f"{settings.topic_prefix}{settings.app_id}"
+    changelog = {"segment.ms": str(10 * 60 * 1000), "min.cleanable.dirty.ratio": "0.2"}
     return [
         TopicSpec(f"{prefix}-judge", {}, "request_id", TRAFFIC_PARTITIONS,
-                  "Screened verdicts routed to the LLM judge.", retention_ms=24 * 3600 * 1000),
+                  "Screened verdicts routed to the LLM judge.", retention_ms=DAY_MS),
+        TopicSpec(f"{prefix}-join-changelog", {}, "request_id", TRAFFIC_PARTITIONS,
+                  "The join's state: pending and recently joined requests, alert marks.",
+                  cleanup_policy="compact", retention_ms=None, extra_configs=changelog),
+        TopicSpec(f"{prefix}-judge-changelog", {}, "request_id", TRAFFIC_PARTITIONS,
+                  "The judge stage's alert marks.", cleanup_policy="compact", retention_ms=None,
+                  extra_configs=changelog),
     ]
 
 
 @dataclass
 class Pipeline:
-    """The app and everything agents share."""
+    """The app and everything the stages share."""
 
     settings: RaiwatchSettings
     app: Any  # faust.App
-    topics: dict[str, Any]  # logical name -> faust Topic
+    topics: dict[str, str]  # logical name -> physical topic name
     policy: PolicyV1 = DEFAULT_POLICY
-    alerter: Any = None  # streams.alerting.Alerter, set by the join agent
+
+    def group_id(self, stage: str) -> str:
+        """The consumer group of one stage."""
+        return f"{self.app.conf.id}-{stage}"
 
 
 def build_pipeline(settings: RaiwatchSettings) -> Pipeline:
-    """The Faust app with raw-bytes topics (decoding is ours: bad input goes to the DLQ)."""
+    """The Faust app (a host for the stage loops) and the physical topic names."""
     import faust
 
-    from .faust_fixes import refuse_stale_acks
-
-    refuse_stale_acks()
     app = faust.App(
         f"{settings.topic_prefix}{settings.app_id}",
         broker=f"kafka://{settings.bootstrap_servers}",
         store="memory://",
         datadir=str(settings.home_dir / "faust"),
-        processing_guarantee=settings.processing_guarantee,
-        topic_partitions=TRAFFIC_PARTITIONS,
         topic_replication_factor=1,
-        topic_allow_declare=True,
-        broker_commit_interval=1.0,
-        consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
-        # Batch produce requests: without a linger every send is its own request, which
-        # profiling showed to dominate the worker's time.
-        producer_linger=0.005,
-        producer_max_batch_size=262144,
-        broker_max_poll_records=2000,
-        stream_buffer_maxsize=4096,
         web_enabled=settings.web_enabled,
         web_port=settings.web_port,
         web_bind=settings.host,
-        table_cleanup_interval=60.0,
     )
-
-    def raw_topic(*names: str, internal: bool = False):
-        return app.topic(*names, key_serializer="raw", value_serializer="raw", internal=internal,
-                         partitions=TRAFFIC_PARTITIONS if internal else None)
-
-    (judge,) = (spec.name for spec in internal_topics(settings))
+    # The stages bring their own Kafka clients: Faust's consumer would only join a group of its
+    # own, and its worker starts app tasks after that group's first assignment, which waits out
+    # the session timeout of a killed predecessor.
+    app.boot_strategy = faust.app.base.BootStrategy(app, enable_kafka=False)
+    judge, join_changelog, judge_changelog = (spec.name for spec in internal_topics(settings))
     topics = {
-        "inputs": raw_topic(settings.topic("rai.prompts"), settings.topic("rai.outputs")),
-        "judge": raw_topic(judge),
-        "verdicts": raw_topic(settings.topic("rai.verdicts")),
-        "alerts": raw_topic(settings.topic("rai.alerts")),
-        "dlq": raw_topic(settings.topic("rai.dlq")),
+        "prompts": settings.topic("rai.prompts"),
+        "outputs": settings.topic("rai.outputs"),
+        "judge": judge,
+        "join_changelog": join_changelog,
+        "judge_changelog": judge_changelog,
+        "verdicts": settings.topic("rai.verdicts"),
+        "alerts": settings.topic("rai.alerts"),
+        "dlq": settings.topic("rai.dlq"),
     }
     return Pipeline(settings=settings, app=app, topics=topics)
 
 
+def run_loop_task(pipeline: Pipeline, name: str, make_loop: Any) -> None:
+    """Run `make_loop()`'s `run()` as a Faust app task; a fatal error stops the worker with a
+    non-zero exit (a supervisor restarts it; the transactions make that safe)."""
+    import logging
+    import os
+
+    async def _task() -> None:
+        try:
+            await make_loop().run()
+        except Exception:  # noqa: BLE001 - fatal for the worker: log and exit
+            logging.getLogger(__name__).critical("stage %s failed; stopping the worker", name, exc_info=True)
+            logging.shutdown()
+            os._exit(3)
+
+    _task.__name__ = _task.__qualname__ = name
+    pipeline.app.task(_task)
+
+
 def assemble(settings: RaiwatchSettings) -> Pipeline:
-    """The full pipeline: app plus every agent."""
+    """The full pipeline: app plus every stage."""
     from . import join, judge, sinks
 
     pipeline = build_pipeline(settings)

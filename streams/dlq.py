@@ -1,36 +1,25 @@
-"""Sending unprocessable messages to rai.dlq; shared by every agent."""
+"""Dead letters for records the pipeline cannot process; shared by every loop."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from ..schemas.dead_letters import DeadLetterReason
+from ..schemas.dead_letters import DeadLetterReason, DeadLetterV1
 from ..schemas.decoder import DecodeFailure, dead_letter
 
 
-async def send_dead_letter(
-    dlq_topic: Any,
-    message: Any,
-    reason: DeadLetterReason,
-    detail: str,
-    stage: str,
-) -> Any:
-    """Publish a DLQ record for a Faust `message` (raw bytes) now; returns the delivery future.
+def dead_letter_for(record: Any, reason: DeadLetterReason, detail: str, stage: str) -> DeadLetterV1:
+    """The DLQ record for an aiokafka `record` (raw bytes, Kafka timestamp in ms).
 
-    The record's id is derived from the source position, so re-processing after a crash
-    produces the same id and the ClickHouse table keeps one row.
+    Its id derives from the source position and its time is the source record's, so processing
+    the record again after a crash yields the identical row and ClickHouse keeps one.
     """
-    from datetime import UTC, datetime
+    letter = dead_letter(record.value or b"", DecodeFailure(reason, detail), record.topic,
+                         partition=record.partition, offset=record.offset, key=record.key, stage=stage)
+    return letter.model_copy(update={"ts": datetime.fromtimestamp((record.timestamp or 0) / 1000, UTC)})
 
-    record = dead_letter(
-        message.value if isinstance(message.value, bytes) else bytes(message.value or b""),
-        DecodeFailure(reason, detail),
-        message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key,
-        stage=stage,
-    )
-    # The source message's time, not now: the row must be identical on every retry.
-    record = record.model_copy(update={"ts": datetime.fromtimestamp(message.timestamp or 0, UTC)})
-    return await dlq_topic.send(key=None, value=record.model_dump_json().encode(), force=True)
+
+def dead_letter_bytes(record: Any, reason: DeadLetterReason, detail: str, stage: str) -> bytes:
+    """`dead_letter_for`, serialised for rai.dlq."""
+    return dead_letter_for(record, reason, detail, stage).model_dump_json().encode()

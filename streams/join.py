@@ -1,29 +1,34 @@
-"""The join agent: prompts and outputs keyed by request_id meet in a Faust table; each
+"""The join stage: prompts and outputs keyed by request_id meet in the join store; each
 micro-batch of completed (or timed-out) requests is screened right here (streams/screen.py).
 
-Crash safety: within a batch, verdicts and dead letters are published and acknowledged by the
-broker *before* the table records the request as done; offsets are committed after that. A crash in between replays the batch: a request not yet marked done is joined again and
-the verdict id dedups it downstream; one marked done is skipped.
+It runs as a transactional loop (`txloop`): the verdicts, dead letters, alerts and judge
+requests of a batch, the store's changelog and the input offsets commit in one Kafka
+transaction. A crash anywhere replays the batch from committed state, so downstream
+read_committed consumers see each verdict exactly once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
+from typing import Any
 
+from ..schemas.dead_letters import DeadLetterReason
 from ..schemas.decoder import DecodeFailure, decode
 from ..schemas.registry import topic_spec
-from .app import Pipeline
-from .dlq import send_dead_letter
-from .alerting import Alerter
+from .alerting import ALERT_PREFIX, Alerter
+from .app import Pipeline, run_loop_task
+from .dlq import dead_letter_bytes
 from .input_progress import InputProgress
+from .join_state import Emit, Reject, Skip, Store, expire, missing_side, on_event, should_expire, written_ms
+from .messages import JoinedRequest
 from .screen import Screener
-from .join_state import Emit, Reject, Skip, expire, missing_side, on_event, should_expire, should_purge
+from .state_store import ChangelogStore
+from .txloop import AfterCommit, LoopHandler, LoopSpec, Outbox, TransactionalLoop
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 500
+BATCH_SIZE = 1000
 BATCH_WINDOW_S = 0.02
 
 
@@ -31,90 +36,130 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class JoinHandler(LoopHandler):
+    """Join + screen for the partitions this worker owns."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        settings, topics = pipeline.settings, pipeline.topics
+        self.settings, self.dlq_topic = settings, topics["dlq"]
+        self.specs = {topics["prompts"]: ("prompt", topic_spec("rai.prompts")),
+                      topics["outputs"]: ("output", topic_spec("rai.outputs"))}
+        self.topic_of = {side: name for name, (side, _) in self.specs.items()}
+        self.store = ChangelogStore(settings.bootstrap_servers, topics["join_changelog"])
+        self.screener = Screener(pipeline, Alerter(settings, pipeline.policy, self.store, topics["alerts"]))
+        self.progress = InputProgress(settings, pipeline.group_id("join"))
+        self.timeout_ms = int(settings.join_timeout_s * 1000)
+        self.retention_ms = int(settings.join_retention_s * 1000)
+        self.max_ts: dict[tuple[str, int], int] = {}  # (side, partition) -> latest Kafka timestamp read
+        self.pending: dict[int, dict[str, None]] = {}  # partition -> request ids waiting for a side
+
+    # --- batches ---
+    async def process(self, records: list[Any], outbox: Outbox) -> AfterCommit:
+        now = _now_ms()
+        emits: list[tuple[int, JoinedRequest]] = []
+        for record in records:
+            side, spec = self.specs[record.topic]
+            partition, ts_ms = record.partition, record.timestamp or 0
+            self.max_ts[(side, partition)] = max(self.max_ts.get((side, partition), 0), ts_ms)
+            self.progress.on_read(record.topic, partition, record.offset)
+            decoded = decode(record.value or b"", spec, self.settings.max_message_bytes)
+            if isinstance(decoded, DecodeFailure):
+                await self._dead_letter(outbox, record, decoded.reason, decoded.detail, "decode")
+                continue
+            key = decoded.request_id
+            try:
+                entry, action = on_event(self.store.get(partition, key), side, decoded, partition, ts_ms, now)
+            except Exception as exc:  # noqa: BLE001 - a poison record must not block the partition
+                log.exception("join failed on %s[%d]@%d", record.topic, partition, record.offset)
+                await self._dead_letter(outbox, record, DeadLetterReason.PROCESSING_ERROR,
+                                        f"{type(exc).__name__}: {exc}", "join")
+                continue
+            if isinstance(action, Skip):
+                continue
+            if isinstance(action, Reject):
+                await self._dead_letter(outbox, record, action.reason, action.detail, "join")
+                continue
+            self.store.put(partition, key, entry)
+            waiting = self.pending.setdefault(partition, {})
+            if isinstance(action, Store):
+                waiting[key] = None
+            elif isinstance(action, Emit):
+                waiting.pop(key, None)
+                emits.append((partition, action.joined))
+        return await self.screener.screen(emits, outbox)
+
+    async def _dead_letter(self, outbox: Outbox, record: Any, reason: DeadLetterReason, detail: str, stage: str) -> None:
+        await outbox.send(self.dlq_topic, dead_letter_bytes(record, reason, detail, stage))
+
+    # --- timeouts and purging ---
+    async def tick(self, outbox: Outbox) -> AfterCommit:
+        """Screen the pending requests whose counterpart timed out; forget old entries."""
+        owned = self.store.owned()
+        waiting_on = {(self.topic_of[missing_side(entry)], p) for p in owned for key in self.pending.get(p, {})
+                      if (entry := self.store.get(p, key)) is not None and not entry["done"]}
+        await self.progress.refresh(waiting_on, time.time())
+        now = _now_ms()
+        emits: list[tuple[int, JoinedRequest]] = []
+        for partition in owned:
+            known = [self.max_ts.get((side, partition)) for side in ("prompt", "output")]
+            watermark = min(known) if all(v is not None for v in known) else None
+            waiting = self.pending.get(partition, {})
+            for key in list(waiting):
+                entry = self.store.get(partition, key)
+                if entry is None or entry["done"]:
+                    waiting.pop(key, None)
+                    continue
+                caught_up = self.progress.caught_up_for(self.topic_of[missing_side(entry)], partition, now / 1000)
+                if should_expire(entry, now, self.timeout_ms, watermark, caught_up >= self.settings.join_timeout_s):
+                    log.debug("join timeout for %s (watermark %s, caught up %.1fs)", key, watermark, caught_up)
+                    entry, emit = expire(entry, now)
+                    self.store.put(partition, key, entry)
+                    waiting.pop(key, None)
+                    emits.append((partition, emit.joined))
+            self._purge(partition, now)
+        return await self.screener.screen(emits, outbox)
+
+    def _purge(self, partition: int, now: int) -> None:
+        """Delete done entries older than the retention and alert marks past their window.
+        Entries are in write order, so the scan stops at the first recent one."""
+        for key, value in self.store.committed_items(partition):
+            if key.startswith(ALERT_PREFIX):
+                if value["until_ms"] <= now:
+                    self.store.delete(partition, key)
+                    continue
+                written = value["written_ms"]
+            else:
+                written = written_ms(value)
+                if value["done"] and now - written >= self.retention_ms:
+                    self.store.delete(partition, key)
+                    continue
+            if now - written < self.retention_ms:
+                break
+
+    async def close(self) -> None:
+        await self.progress.close()
+
+    # --- assignment ---
+    def on_assigned(self, partitions: set[int]) -> None:
+        self._rebuild_pending()
+        for key in [k for k in self.max_ts if k[1] not in partitions]:
+            del self.max_ts[key]
+
+    def on_rollback(self) -> None:
+        self._rebuild_pending()
+
+    def _rebuild_pending(self) -> None:
+        self.pending = {
+            partition: {key: None for key, value in self.store.committed_items(partition)
+                        if not key.startswith(ALERT_PREFIX) and not value["done"]}
+            for partition in self.store.owned()
+        }
+
+
 def attach(pipeline: Pipeline) -> None:
-    settings, app = pipeline.settings, pipeline.app
-    prompts_topic = settings.topic("rai.prompts")
-    specs = {prompts_topic: ("prompt", topic_spec("rai.prompts")),
-             settings.topic("rai.outputs"): ("output", topic_spec("rai.outputs"))}
-    table = app.Table("join", default=None, key_type=bytes,
-                      partitions=pipeline.topics["inputs"].partitions, use_partitioner=True,
-                      help="Pending and recently joined requests by request_id.")
-    dlq_topic = pipeline.topics["dlq"]
-    alerter = Alerter(pipeline)
-    pipeline.alerter = alerter
-    screener = Screener(pipeline, alerter)
-    lock = asyncio.Lock()
-    max_ts: dict[tuple[str, int], int] = {}  # (side, partition) -> latest Kafka timestamp read
-    topic_of = {side: name for name, (side, _) in specs.items()}
-    progress = InputProgress(settings, app.conf.id)
-    timeout_ms = int(settings.join_timeout_s * 1000)
-
-    async def publish(emits: list[tuple[bytes, Emit]], deliveries: list) -> None:
-        """Screen the joined requests and wait until their verdicts (and dead letters, alerts)
-        are on the broker; only then may the caller mark the requests done."""
-        verdict_deliveries, alerts = await screener.screen([emit.joined for _, emit in emits])
-        await asyncio.gather(*deliveries, *verdict_deliveries)
-        alerter.mark_sent(alerts)
-
-    @app.agent(pipeline.topics["inputs"], name="join")
-    async def join(stream):
-        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_S):
-            async with lock:
-                now = _now_ms()
-                updates: dict[bytes, dict] = {}
-                emits: list[tuple[bytes, Emit]] = []
-                deliveries: list = []
-                for event in events:
-                    message = event.message
-                    side, spec = specs[message.topic]
-                    ts_ms = int((message.timestamp or 0) * 1000)
-                    max_ts[(side, message.partition)] = max(max_ts.get((side, message.partition), 0), ts_ms)
-                    progress.on_read(message.topic, message.partition, message.offset)
-                    decoded = decode(message.value or b"", spec, settings.max_message_bytes)
-                    if isinstance(decoded, DecodeFailure):
-                        deliveries.append(await send_dead_letter(dlq_topic, message, decoded.reason, decoded.detail, "decode"))
-                        continue
-                    key = decoded.request_id.encode()
-                    entry = updates[key] if key in updates else table.get(key)
-                    entry, action = on_event(entry, side, decoded, message.partition, ts_ms, now)
-                    if isinstance(action, Skip):
-                        continue
-                    if isinstance(action, Reject):
-                        deliveries.append(await send_dead_letter(dlq_topic, message, action.reason, action.detail, "join"))
-                        continue
-                    updates[key] = entry
-                    if isinstance(action, Emit):
-                        emits.append((key, action))
-                await publish(emits, deliveries)
-                for key, entry in updates.items():
-                    table[key] = entry
-
-    @app.timer(interval=min(1.0, max(settings.join_timeout_s / 4, 0.1)), name="join-expiry")
-    async def expire_pending() -> None:
-        pending = [(topic_of[missing_side(e)], e["partition"]) for e in list(table.values()) if e and not e["done"]]
-        await progress.refresh(set(pending), time.time())
-        async with lock:
-            now = _now_ms()
-            emits, updates, purge = [], {}, []
-            for key, entry in list(table.items()):
-                if entry is None:
-                    continue
-                if should_purge(entry, now, int(settings.join_retention_s * 1000)):
-                    purge.append(key)
-                    continue
-                if entry["done"]:
-                    continue
-                partition = entry["partition"]
-                known = [max_ts.get((s, partition)) for s in ("prompt", "output")]
-                watermark = min(known) if all(v is not None for v in known) else None
-                waited = progress.caught_up_for(topic_of[missing_side(entry)], partition, now / 1000)
-                if should_expire(entry, now, timeout_ms, watermark, waited >= settings.join_timeout_s):
-                    log.debug("join timeout for %s (watermark %s, caught up %.1fs)", key, watermark, waited)
-                    updates[key], emit = expire(entry, now)
-                    emits.append((key, emit))
-            if emits:
-                await publish(emits, [])
-            for key, entry in updates.items():
-                table[key] = entry
-            for key in purge:
-                del table[key]
+    """Run the join loop in the worker."""
+    settings, topics = pipeline.settings, pipeline.topics
+    spec = LoopSpec(name="join", topics=[topics["prompts"], topics["outputs"]], group_id=pipeline.group_id("join"),
+                    max_records=BATCH_SIZE, window_s=BATCH_WINDOW_S,
+                    tick_interval_s=min(1.0, max(settings.join_timeout_s / 4, 0.1)))
+    run_loop_task(pipeline, "join", lambda: TransactionalLoop(settings, spec, JoinHandler(pipeline)))

@@ -1,8 +1,8 @@
-"""The join's state machine, free of Faust so it can be tested directly.
+"""The join's state machine, free of Kafka so it can be tested directly.
 
-A request's entry in the join table goes: absent -> pending (one side stored) -> done (joined
-or timed out; only event ids kept, until purged). Decisions are pure functions of the entry,
-the incoming event and the clocks.
+A request's entry in the join store (`state_store`: one dict per request_id) goes: absent ->
+pending (one side stored) -> done (joined or timed out; only event ids kept, until purged).
+Decisions are pure functions of the entry, the incoming event and the clocks.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def on_event(
                              f"{side} of request {event.request_id} arrived after the join timeout; "
                              "the request was screened without it")
     entry[f"{side}_event_id"] = event.event_id
-    entry[side] = event.model_dump(mode="json")
+    entry[side] = event  # serialised only when the changelog is written
     entry["latest_ts_ms"] = max(entry["latest_ts_ms"], ts_ms)
     if entry[OTHER[side]] is None:
         return entry, Store()
@@ -102,9 +102,20 @@ def should_purge(entry: dict, now_ms: int, retention_ms: int) -> bool:
     return entry["done"] and now_ms - entry["done_ms"] >= retention_ms
 
 
+def written_ms(entry: dict) -> int:
+    """When the entry was last written (the store keeps entries in write order)."""
+    return entry["done_ms"] if entry["done"] else entry["first_seen_ms"]
+
+
+def _event(value: object, model: type[PromptEventV1] | type[OutputEventV1]) -> PromptEventV1 | OutputEventV1 | None:
+    """A stored side: the event itself, or its JSON form when restored from the changelog."""
+    if value is None or isinstance(value, model):
+        return value
+    return model.model_validate(value)
+
+
 def _finish(entry: dict, now_ms: int, partial: bool) -> tuple[dict, Emit]:
-    prompt = PromptEventV1.model_validate(entry["prompt"]) if entry["prompt"] else None
-    output = OutputEventV1.model_validate(entry["output"]) if entry["output"] else None
+    prompt, output = _event(entry["prompt"], PromptEventV1), _event(entry["output"], OutputEventV1)
     joined = JoinedRequest(
         request_id=(prompt or output).request_id,
         prompt=prompt,

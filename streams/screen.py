@@ -1,7 +1,7 @@
 """The screen stage: joined requests -> every configured check (one batch) -> verdicts.
 
-It runs inside the join agent's micro-batch (no extra topic hop: profiling showed each Kafka
-hop costs the single-threaded worker more than the rule checks themselves). Checks run
+It runs inside the join's micro-batch and transaction (no extra topic hop: profiling showed
+each Kafka hop costs the single-threaded worker more than the rule checks themselves). Checks run
 concurrently on the whole batch through the scoring interface; a check that fails yields
 unscored results, recorded in the verdict, never a crash. Verdicts go to rai.verdicts; those
 the routing rule picks also go to the judge stage; violations feed the alerter.
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
 from dataclasses import replace
 
 from ..models.registry import create_check
@@ -21,6 +20,7 @@ from .alerting import Alerter
 from .app import Pipeline
 from .messages import JoinedRequest, JudgeRequest
 from .policy import judge_route
+from .txloop import AfterCommit, Outbox
 from .verdicts import build_verdict, scoring_item
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,8 @@ async def run_checks(checks: list[Scorer], items: list[ScoringItem]) -> list[lis
 
 
 class Screener:
-    """Scores joined requests and publishes their verdicts (and judge requests, alerts)."""
+    """Scores joined requests and publishes their verdicts (and judge requests, alerts) in the
+    join's transaction."""
 
     def __init__(self, pipeline: Pipeline, alerter: Alerter) -> None:
         self.pipeline, self.alerter = pipeline, alerter
@@ -57,25 +58,23 @@ class Screener:
         self.checks = [create_check(name) for name in self.settings.screen_checks]
         self.judge_enabled = self.settings.judge_check is not None
 
-    async def screen(self, requests: list[JoinedRequest]) -> tuple[list[Awaitable], dict]:
-        """Publish a verdict per request; returns the delivery futures to await before the
-        caller records the requests as done, and the alert batch to mark sent after that."""
+    async def screen(self, requests: list[tuple[int, JoinedRequest]], outbox: Outbox) -> AfterCommit:
+        """Publish a verdict per (partition, request); returns the post-commit action."""
         if not requests:
-            return [], {}
+            return None
         topics, started = self.pipeline.topics, time.time()
-        scores = await run_checks(self.checks, [scoring_item(r) for r in requests])
+        scores = await run_checks(self.checks, [scoring_item(r) for _, r in requests])
         screen_ms = (time.time() - started) * 1000
-        deliveries, verdicts = [], []
-        for request, item_scores in zip(requests, scores, strict=True):
+        verdicts = []
+        for (partition, request), item_scores in zip(requests, scores, strict=True):
             latency = {"join_wait": float(request.joined_ms - request.first_seen_ms), "screen": screen_ms}
             verdict = build_verdict(request, item_scores, self.pipeline.policy, latency_ms=latency)
-            verdicts.append(verdict)
+            verdicts.append((partition, verdict))
             key = request.request_id.encode()
-            deliveries.append(await topics["verdicts"].send(key=key, value=verdict.model_dump_json().encode(), force=True))
+            await outbox.send(topics["verdicts"], verdict.model_dump_json().encode(), key=key)
             reason = (judge_route(self.settings, request.request_id, verdict.tenant, item_scores, verdict.categories)
                       if self.judge_enabled else None)
             if reason:
                 routed = JudgeRequest(verdict=verdict, request=request, reason=reason)
-                deliveries.append(await topics["judge"].send(key=key, value=routed.model_dump_json().encode(), force=True))
-        alert_deliveries, alerts = await self.alerter.publish(verdicts)
-        return deliveries + alert_deliveries, alerts
+                await outbox.send(topics["judge"], routed.model_dump_json().encode(), key=key)
+        return await self.alerter.publish(verdicts, outbox)

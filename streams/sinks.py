@@ -3,8 +3,8 @@
 They run as one plain aiokafka consumer loop (its own consumer group) inside the worker, not as
 Faust agents: fetch a batch, insert it (retrying while ClickHouse is down), and only then commit
 the offsets. Faust 0.15.3's offset bookkeeping lost sink batches across rebalances in our kill -9
-test even with the fixes in `faust_fixes`; this loop's commit rule is simple enough to be
-obviously right. While an insert is retried nothing is fetched, so memory stays bounded and the
+test; this loop's commit rule is simple enough to be obviously right. It reads read_committed:
+only what the stages' transactions committed (`txloop`). While an insert is retried nothing is fetched, so memory stays bounded and the
 sink's partitions wait in Kafka.
 """
 
@@ -13,17 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
-from ..schemas.decoder import DecodeFailure, dead_letter, decode
+from ..schemas.decoder import DecodeFailure, decode
 from ..schemas.registry import topic_spec
 from .app import Pipeline
 from .clickhouse_sink import (
     ALERT_COLUMNS, DEAD_LETTER_COLUMNS, MESSAGE_COLUMNS, VERDICT_COLUMNS, ClickHouseSink, alert_row,
     dead_letter_row, message_row, verdict_row,
 )
-from .dlq import send_dead_letter
+from .app import run_loop_task
+from .dlq import dead_letter_bytes, dead_letter_for
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def attach(pipeline: Pipeline) -> None:
     }
     physical = {settings.topic(name): name for name in writers}
 
-    async def handle(records: list[Any]) -> None:
+    async def handle(records: list[Any], producer: Any) -> None:
         """Decode and insert one fetched batch; undecodable records go to the DLQ (or, for the
         DLQ topic itself, straight into dead_letters, so nothing loops)."""
         by_topic: dict[str, list[Any]] = {name: [] for name in writers}
@@ -58,10 +58,10 @@ def attach(pipeline: Pipeline) -> None:
             value = decode(record.value or b"", topic_spec(name), settings.max_message_bytes)
             if isinstance(value, DecodeFailure):
                 if name == "rai.dlq":
-                    raw_dead.append(dead_letter_row(_dead_letter_for(record, value)))
+                    raw_dead.append(dead_letter_row(dead_letter_for(record, value.reason, value.detail, "sink:rai.dlq")))
                 else:
-                    deliveries.append(await send_dead_letter(topics["dlq"], _AsMessage(record), value.reason,
-                                                             value.detail, f"sink:{name}"))
+                    deliveries.append(await producer.send(topics["dlq"], dead_letter_bytes(
+                        record, value.reason, value.detail, f"sink:{name}")))
                 continue
             by_topic[name].append(value)
         for name, values in by_topic.items():
@@ -71,48 +71,39 @@ def attach(pipeline: Pipeline) -> None:
             await sink.write("dead_letters", raw_dead, DEAD_LETTER_COLUMNS)
         await asyncio.gather(*deliveries)
 
-    @app.task
-    async def clickhouse_sinks() -> None:
-        from aiokafka import AIOKafkaConsumer
-        from aiokafka.errors import CommitFailedError, KafkaError
+    class SinkLoop:
+        async def run(self) -> None:
+            from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+            from aiokafka.errors import CommitFailedError, KafkaError
 
-        consumer = AIOKafkaConsumer(
-            *physical, bootstrap_servers=settings.bootstrap_servers, group_id=f"{app.conf.id}-clickhouse-sink",
-            enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=settings.sink_batch_size,
-        )
-        await consumer.start()
-        try:
-            while True:
-                try:
-                    batches = await consumer.getmany(timeout_ms=int(settings.sink_batch_window_s * 1000),
-                                                     max_records=settings.sink_batch_size)
-                except KafkaError as exc:  # broker restarting: nothing fetched, nothing lost
-                    log.warning("sink fetch failed (%s); retrying", exc)
-                    await asyncio.sleep(1.0)
-                    continue
-                records = [r for partition_records in batches.values() for r in partition_records]
-                if not records:
-                    continue
-                await handle(records)
-                try:
-                    await consumer.commit()  # positions after this batch: everything in it is stored
-                except (CommitFailedError, KafkaError) as exc:  # a rebalance: the batch is read again
-                    log.warning("sink commit failed (%s); the batch will be re-read and deduplicated", exc)
-        finally:
-            await consumer.stop()
+            producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+            consumer = AIOKafkaConsumer(
+                *physical, bootstrap_servers=settings.bootstrap_servers, group_id=pipeline.group_id("clickhouse-sink"),
+                enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=settings.sink_batch_size,
+                isolation_level="read_committed",  # only what the stages' transactions committed
+            )
+            await producer.start()
+            await consumer.start()
+            try:
+                while True:
+                    try:
+                        batches = await consumer.getmany(timeout_ms=int(settings.sink_batch_window_s * 1000),
+                                                         max_records=settings.sink_batch_size)
+                    except KafkaError as exc:  # broker restarting: nothing fetched, nothing lost
+                        log.warning("sink fetch failed (%s); retrying", exc)
+                        await asyncio.sleep(1.0)
+                        continue
+                    records = [r for partition_records in batches.values() for r in partition_records]
+                    if not records:
+                        continue
+                    await handle(records, producer)
+                    try:
+                        # exactly the fetched batch: everything in it is stored
+                        await consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batches.items()})
+                    except (CommitFailedError, KafkaError) as exc:  # a rebalance: the batch is read again
+                        log.warning("sink commit failed (%s); the batch will be re-read and deduplicated", exc)
+            finally:
+                for client in (consumer, producer):
+                    await client.stop()
 
-
-class _AsMessage:
-    """An aiokafka record seen through the attributes `send_dead_letter` reads."""
-
-    def __init__(self, record: Any) -> None:
-        self.topic, self.partition, self.offset = record.topic, record.partition, record.offset
-        self.key, self.value = record.key, record.value
-        self.timestamp = record.timestamp / 1000 if record.timestamp else 0
-
-
-def _dead_letter_for(record: Any, failure: DecodeFailure) -> Any:
-    """The dead letter for an undecodable record of rai.dlq itself, stored directly (no loop)."""
-    letter = dead_letter(record.value or b"", failure, record.topic, partition=record.partition,
-                         offset=record.offset, key=record.key, stage="sink:rai.dlq")
-    return letter.model_copy(update={"ts": datetime.fromtimestamp((record.timestamp or 0) / 1000, UTC)})
+    run_loop_task(pipeline, "clickhouse_sinks", SinkLoop)

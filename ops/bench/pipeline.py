@@ -75,7 +75,7 @@ async def passthrough_ceiling(settings: RaiwatchSettings, traffic: Path) -> dict
 
 def pipeline_throughput(settings: RaiwatchSettings, traffic: Path, requests: int, work: Path, workers: int) -> dict:
     """Pre-loaded traffic through `workers` worker processes (one consumer group)."""
-    procs = [start_worker(settings, work / f"throughput-worker{i}.log") for i in range(workers)]
+    procs = [start_worker(settings, work / f"throughput-worker{i}.log", worker_id=str(i)) for i in range(workers)]
     try:
         _warm_up(settings, work, procs[0])
         time.sleep(5 if workers > 1 else 0)  # let the group settle on its final assignment

@@ -17,7 +17,7 @@ from raiwatch.ops.pipeline_run import Counts, wait_for_counts
 from raiwatch.ops.stack import clickhouse, kafka
 from raiwatch.schemas.clickhouse import clickhouse_client
 
-from .pipeline_helpers import WorkerProcess, replay_file, write_traffic_file
+from .pipeline_helpers import WorkerProcess, assert_exactly_once_on_topics, replay_file, write_traffic_file
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +83,7 @@ def test_join_timeout_then_late_arrival(pipeline_settings, worker, tmp_path: Pat
     assert client.query("SELECT reason FROM dead_letters FINAL").result_rows == [("late_arrival",)]
 
 
-def test_kill_9_mid_stream_loses_and_double_counts_nothing(pipeline_settings, worker, tmp_path: Path) -> None:
+def test_kill_9_mid_stream_loses_and_duplicates_nothing(pipeline_settings, worker, tmp_path: Path) -> None:
     traffic = tmp_path / "traffic.jsonl"
     stats = write_traffic_file(traffic, requests=2500, malformed=40, seed=12)
     import threading
@@ -97,6 +97,7 @@ def test_kill_9_mid_stream_loses_and_double_counts_nothing(pipeline_settings, wo
     publisher.join()
     got = wait_for_counts(pipeline_settings, stats["requests"], stats["malformed"], 240, worker=worker.proc)
     assert got == Counts(stats["requests"], stats["malformed"]), (got, worker.log())
+    assert_exactly_once_on_topics(pipeline_settings, stats["requests"], stats["malformed"])
 
 
 def test_clickhouse_outage_pauses_then_catches_up(pipeline_settings, worker, tmp_path: Path) -> None:
@@ -139,3 +140,4 @@ def test_broker_restart_mid_stream(pipeline_settings, worker, tmp_path: Path) ->
     replay_file(pipeline_settings, second)
     got = wait_for_counts(pipeline_settings, stats["requests"], stats["malformed"], 240, worker=worker.proc)
     assert got == Counts(stats["requests"], stats["malformed"]), (got, worker.log())
+    assert_exactly_once_on_topics(pipeline_settings, stats["requests"], stats["malformed"])
