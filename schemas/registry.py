@@ -23,7 +23,7 @@ from .verdicts import VerdictV1
 
 DAY_MS = 24 * 3600 * 1000
 
-# Prompts and outputs are joined by request_id inside one Faust table, so the two topics must
+# Prompts and outputs are joined by request_id in one worker's join store, so the two topics must
 # be co-partitioned: same key, same partition count. The verdicts topic follows the same count
 # so each verdict stays on the worker that produced it.
 TRAFFIC_PARTITIONS = 4

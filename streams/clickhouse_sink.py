@@ -1,9 +1,8 @@
 """The ClickHouse sink: rows from events, idempotent inserts, back-off while the server is down.
 
-`write` returns only once ClickHouse accepted the batch; the calling agent then asks for its
-next batch, which acknowledges the events, so Kafka offsets are committed only after the
-insert. While ClickHouse is down `write` keeps retrying with capped exponential back-off, the
-agent stops taking events, Faust's bounded stream buffer fills and the partitions pause:
+`write` returns only once ClickHouse accepted the batch; the sink loop (`sinks`) commits the
+batch's Kafka offsets after that. While ClickHouse is down `write` keeps retrying with capped
+exponential back-off and the loop fetches nothing more, so the partitions wait in Kafka:
 nothing is lost and memory stays bounded. Retried inserts are deduplicated (ReplacingMergeTree
 plus insert deduplication), so a retry after an ambiguous failure never double-counts.
 """

@@ -1,4 +1,4 @@
-"""Run the pipeline as a Faust worker (`raiwatch worker`)."""
+"""Run the pipeline as a Faust worker (`raiwatch worker`): the stage loops run as its tasks."""
 
 from __future__ import annotations
 
