@@ -45,11 +45,23 @@ def check_name(check_id: str) -> str:
     return check_id.split("@", 1)[0]
 
 
+_THRESHOLDS: dict[int, tuple[PolicyV1, dict[str, float]]] = {}
+
+
+def _policy_thresholds(policy: PolicyV1) -> dict[str, float]:
+    """check name -> threshold for a policy object (cached: called per score, per message; the
+    cache holds the policy, so its id is not reused)."""
+    cached = _THRESHOLDS.get(id(policy))
+    if cached is None or cached[0] is not policy:
+        cached = _THRESHOLDS[id(policy)] = (policy, {c.check: c.threshold for c in reversed(policy.checks)})
+    return cached[1]
+
+
 def threshold_for(policy: PolicyV1, score: Score) -> float:
     """The policy's threshold for the score's check, else the check's own, else the default."""
     name = check_name(score.check)
     own = score.threshold if score.threshold is not None else DEFAULT_THRESHOLD
-    return next((c.threshold for c in policy.checks if c.check == name), own)
+    return _policy_thresholds(policy).get(name, own)
 
 
 def verdict_id(request_id: str, policy_id: str, policy_version: int) -> str:

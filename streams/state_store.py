@@ -50,9 +50,9 @@ class ChangelogStore:
         self._staged[(partition, key)] = _DELETED
 
     def committed_items(self, partition: int) -> Iterator[tuple[str, Any]]:
-        """Committed entries of one partition, oldest write first (a snapshot: safe to stage
-        writes while iterating)."""
-        return iter(list(self.partitions.get(partition, {}).items()))
+        """Committed entries of one partition, oldest write first. Staging writes while
+        iterating is safe; committing is not."""
+        return iter(self.partitions.get(partition, {}).items())
 
     def owned(self) -> list[int]:
         """Partitions whose state this worker holds."""
