@@ -74,8 +74,11 @@ class RaiwatchSettings(BaseSettings):
     join_retention_s: float = Field(
         default=600.0, description="How long a joined request is remembered, to drop late duplicates."
     )
-    screen_batch_size: int = Field(default=256, ge=1, description="Micro-batch size of the screen stage.")
-    screen_batch_window_s: float = Field(default=0.05, gt=0, description="Max wait to fill a screen batch.")
+    join_batch_size: int = Field(default=1000, ge=1, description="Most input records the join screens in one batch.")
+    join_batch_window_s: float = Field(
+        default=0.05, gt=0,
+        description="At most one join batch (one Kafka transaction) per window: each commit costs the broker a "
+                    "round of markers, so back-to-back tiny transactions slow everything on a small machine.")
     screen_checks: list[str] = Field(
         default_factory=lambda: ["pii.regex", "harm.keywords", "refusal.keywords"],
         description="Registered checks the screen stage runs (JSON list in the environment).",
@@ -95,7 +98,10 @@ class RaiwatchSettings(BaseSettings):
         default_factory=dict, description="Tenant -> share of its traffic sent to the judge ('*' for all tenants)."
     )
     sink_batch_size: int = Field(default=2000, ge=1, description="Rows per ClickHouse insert.")
-    sink_batch_window_s: float = Field(default=0.02, gt=0, description="Max wait to fill a ClickHouse batch.")
+    sink_batch_window_s: float = Field(
+        default=0.02, gt=0,
+        description="At most one ClickHouse insert per table per window: every insert makes a part, and "
+                    "frequent tiny ones cost the server more CPU than the rows do.")
     sink_max_backoff_s: float = Field(default=5.0, gt=0, description="Longest wait between insert retries.")
     alert_window_s: int = Field(default=300, ge=1, description="Alerts with one key are merged within this window.")
     alert_webhook_url: str | None = Field(

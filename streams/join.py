@@ -9,6 +9,7 @@ read_committed consumers see each verdict exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -28,8 +29,10 @@ from .txloop import AfterCommit, LoopHandler, LoopSpec, Outbox, TransactionalLoo
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 1000
-BATCH_WINDOW_S = 0.02
+
+def tick_interval_s(join_timeout_s: float) -> float:
+    """How often timeouts are checked: a quarter of the timeout, between 0.1 and 1 s."""
+    return min(1.0, max(join_timeout_s / 4, 0.1))
 
 
 def _now_ms() -> int:
@@ -50,6 +53,7 @@ class JoinHandler(LoopHandler):
         self.progress = InputProgress(settings, pipeline.group_id("join"))
         self.timeout_ms = int(settings.join_timeout_s * 1000)
         self.retention_ms = int(settings.join_retention_s * 1000)
+        self.tick_interval_s = tick_interval_s(settings.join_timeout_s)
         self.max_ts: dict[tuple[str, int], int] = {}  # (side, partition) -> latest Kafka timestamp read
         self.pending: dict[int, dict[str, None]] = {}  # partition -> request ids waiting for a side
 
@@ -95,9 +99,6 @@ class JoinHandler(LoopHandler):
     async def tick(self, outbox: Outbox) -> AfterCommit:
         """Screen the pending requests whose counterpart timed out; forget old entries."""
         owned = self.store.owned()
-        waiting_on = {(self.topic_of[missing_side(entry)], p) for p in owned for key in self.pending.get(p, {})
-                      if (entry := self.store.get(p, key)) is not None and not entry["done"]}
-        await self.progress.refresh(waiting_on, time.time())
         now = _now_ms()
         emits: list[tuple[int, JoinedRequest]] = []
         for partition in owned:
@@ -136,6 +137,19 @@ class JoinHandler(LoopHandler):
             if now - written < self.retention_ms:
                 break
 
+    async def background(self) -> None:
+        """Keep `progress` fresh for the partitions with waiting requests (broker queries take
+        tens of ms: not inside a batch's transaction)."""
+        while True:
+            try:
+                waiting_on = {(self.topic_of[missing_side(entry)], p) for p in self.store.owned()
+                              for key in list(self.pending.get(p, {}))
+                              if (entry := self.store.get(p, key)) is not None and not entry["done"]}
+                await self.progress.refresh(waiting_on, time.time())
+            except Exception:  # noqa: BLE001 - progress unknown this round: nothing times out
+                log.exception("refreshing the input progress failed")
+            await asyncio.sleep(self.tick_interval_s)
+
     async def close(self) -> None:
         await self.progress.close()
 
@@ -160,6 +174,6 @@ def attach(pipeline: Pipeline) -> None:
     """Run the join loop in the worker."""
     settings, topics = pipeline.settings, pipeline.topics
     spec = LoopSpec(name="join", topics=[topics["prompts"], topics["outputs"]], group_id=pipeline.group_id("join"),
-                    max_records=BATCH_SIZE, window_s=BATCH_WINDOW_S,
-                    tick_interval_s=min(1.0, max(settings.join_timeout_s / 4, 0.1)))
+                    max_records=settings.join_batch_size, window_s=settings.join_batch_window_s,
+                    tick_interval_s=tick_interval_s(settings.join_timeout_s))
     run_loop_task(pipeline, "join", lambda: TransactionalLoop(settings, spec, JoinHandler(pipeline)))
