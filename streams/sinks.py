@@ -2,17 +2,18 @@
 
 They run as one plain aiokafka consumer loop (its own consumer group) inside the worker, not as
 Faust agents: fetch a batch, insert it (retrying while ClickHouse is down), and only then commit
-the offsets. Faust 0.15.3's offset bookkeeping lost sink batches across rebalances in our kill -9
-test; this loop's commit rule is simple enough to be obviously right. It reads read_committed:
-only what the stages' transactions committed (`txloop`). While an insert is retried nothing is fetched, so memory stays bounded and the
-sink's partitions wait in Kafka.
-"""
+its offsets; up to `IN_FLIGHT` batches insert at once, committed strictly in order. Faust
+0.15.3's offset bookkeeping lost sink batches across rebalances in our kill -9 test; this
+loop's commit rule is simple enough to be obviously right. It reads read_committed: only what
+the stages' transactions committed (`txloop`). While inserts are retried nothing more is
+fetched, so memory stays bounded and the sink's partitions wait in Kafka."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -29,13 +30,17 @@ from .dlq import dead_letter_bytes, dead_letter_for
 
 log = logging.getLogger(__name__)
 
+IN_FLIGHT = 2  # fetched batches being inserted at once
+
 
 
 def attach(pipeline: Pipeline) -> None:
     settings, topics = pipeline.settings, pipeline.topics
-    # One client per table: a batch's inserts run concurrently (each takes tens of ms, and
-    # running them one after another was most of the end-to-end latency).
-    sinks = {table: ClickHouseSink(settings) for table in ("verdicts", "messages", "dead_letters", "alerts")}
+    # One client per table and in-flight slot: a batch's inserts run concurrently, and so do two
+    # consecutive batches (each insert takes tens of ms on this machine; waiting for them one
+    # after another was most of the end-to-end latency).
+    slots = [{table: ClickHouseSink(settings) for table in ("verdicts", "messages", "dead_letters", "alerts")}
+             for _ in range(IN_FLIGHT)]
     columns = {"verdicts": VERDICT_COLUMNS, "messages": MESSAGE_COLUMNS, "dead_letters": DEAD_LETTER_COLUMNS,
                "alerts": ALERT_COLUMNS}
     tables_of: dict[str, list[tuple[str, Callable[[Any], list[Any]]]]] = {
@@ -45,7 +50,7 @@ def attach(pipeline: Pipeline) -> None:
     }
     physical = {settings.topic(name): name for name in tables_of}
 
-    async def handle(records: list[Any], producer: Any) -> None:
+    async def handle(records: list[Any], producer: Any, sinks: dict[str, ClickHouseSink]) -> None:
         """Decode and insert one fetched batch; undecodable records go to the DLQ (or, for the
         DLQ topic itself, straight into dead_letters, so nothing loops)."""
         rows: dict[str, list[list[Any]]] = {table: [] for table in sinks}
@@ -81,10 +86,26 @@ def attach(pipeline: Pipeline) -> None:
             )
             await producer.start()
             await consumer.start()
+            in_flight: deque[tuple[asyncio.Task, dict[Any, int]]] = deque()  # oldest first
+            batch_number = 0
+
+            async def commit_finished(wait: bool) -> None:
+                """Commit the offsets of finished inserts, oldest first (waiting for the oldest
+                when `wait`); a later batch is committed only after every earlier one."""
+                while in_flight and (wait or in_flight[0][0].done()):
+                    task, offsets = in_flight.popleft()
+                    await task
+                    wait = False
+                    try:
+                        await consumer.commit(offsets)
+                    except (CommitFailedError, KafkaError) as exc:  # a rebalance: the batch is read again
+                        log.warning("sink commit failed (%s); the batch will be re-read and deduplicated", exc)
+
             try:
                 last_insert = 0.0
                 while True:
                     await asyncio.sleep(max(0.0, last_insert + settings.sink_batch_window_s - time.monotonic()))
+                    await commit_finished(wait=len(in_flight) >= IN_FLIGHT)  # bounded memory
                     try:
                         batches = await consumer.getmany(timeout_ms=int(settings.sink_batch_window_s * 1000),
                                                          max_records=settings.sink_batch_size)
@@ -94,15 +115,16 @@ def attach(pipeline: Pipeline) -> None:
                         continue
                     records = [r for partition_records in batches.values() for r in partition_records]
                     if not records:
+                        await commit_finished(wait=False)
                         continue
                     last_insert = time.monotonic()
-                    await handle(records, producer)
-                    try:
-                        # exactly the fetched batch: everything in it is stored
-                        await consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batches.items()})
-                    except (CommitFailedError, KafkaError) as exc:  # a rebalance: the batch is read again
-                        log.warning("sink commit failed (%s); the batch will be re-read and deduplicated", exc)
+                    # The slot of the batch IN_FLIGHT before this one, which has been awaited.
+                    task = asyncio.create_task(handle(records, producer, slots[batch_number % IN_FLIGHT]))
+                    batch_number += 1
+                    in_flight.append((task, {tp: rs[-1].offset + 1 for tp, rs in batches.items()}))
             finally:
+                for task, _ in in_flight:
+                    task.cancel()
                 for client in (consumer, producer):
                     await client.stop()
 
