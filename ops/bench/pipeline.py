@@ -10,7 +10,8 @@ Prints JSON with:
   traffic, timed from the first publish to the last verdict row in ClickHouse;
 - `latency`: end-to-end latency per request (output published -> verdict row inserted in
   ClickHouse, from the row's `input_published_at` and `written_at`) at a fixed publish rate,
-  after a few seconds of unmeasured warm-up traffic at that rate.
+  after ClickHouse has finished merging the throughput runs' rows and a few seconds of
+  unmeasured warm-up traffic at that rate.
 Targets (issue 3): >= 2,000 paired messages/s; p99 <= 250 ms at 500 messages/s.
 """
 
@@ -106,6 +107,7 @@ def pipeline_latency(settings: RaiwatchSettings, work: Path, rate_msgs: float, s
     traffic, warm = work / "latency.jsonl", work / "latency-warm-up.jsonl"
     write_traffic(traffic, requests, 0, seed=LATENCY_SEED, kind_weights=PAIRED_ONLY)
     write_traffic(warm, warm_requests, 0, seed=LATENCY_SEED + 1, kind_weights=PAIRED_ONLY)
+    quiet_s = _wait_for_quiet_clickhouse(settings)
     worker = start_worker(settings, work / "latency-worker.log")
     try:
         _warm_up(settings, work, worker)
@@ -122,7 +124,21 @@ def pipeline_latency(settings: RaiwatchSettings, work: Path, rate_msgs: float, s
         "FROM verdicts FINAL WHERE startsWith(request_id, {prefix:String})",
         parameters={"prefix": f"req-{LATENCY_SEED}-"}).result_rows[0][0]
     return {"rate_messages_per_s": rate_msgs, "requests": requests, "warm_up_s": LATENCY_WARM_UP_S,
+            "waited_for_quiet_clickhouse_s": quiet_s,
             "p50_ms": p50, "p90_ms": p90, "p99_ms": p99, "max_ms": worst}
+
+
+def _wait_for_quiet_clickhouse(settings: RaiwatchSettings, limit_s: float = 120.0) -> float:
+    """Wait until ClickHouse has no merges running (those of the throughput runs' rows compete
+    for this machine's two cores); returns the seconds waited."""
+    from ...schemas.clickhouse import clickhouse_client
+
+    client, started = clickhouse_client(settings), time.monotonic()
+    while time.monotonic() - started < limit_s:
+        if client.query("SELECT count() FROM system.merges").result_rows[0][0] == 0:
+            break
+        time.sleep(1.0)
+    return round(time.monotonic() - started, 1)
 
 
 def _warm_up(settings: RaiwatchSettings, work: Path, worker) -> None:
