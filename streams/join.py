@@ -175,5 +175,5 @@ def attach(pipeline: Pipeline) -> None:
     settings, topics = pipeline.settings, pipeline.topics
     spec = LoopSpec(name="join", topics=[topics["prompts"], topics["outputs"]], group_id=pipeline.group_id("join"),
                     max_records=settings.join_batch_size, window_s=settings.join_batch_window_s,
-                    tick_interval_s=tick_interval_s(settings.join_timeout_s))
+                    tick_interval_s=tick_interval_s(settings.join_timeout_s), dlq_topic=topics["dlq"])
     run_loop_task(pipeline, "join", lambda: TransactionalLoop(settings, spec, JoinHandler(pipeline)))

@@ -62,6 +62,7 @@ class LoopSpec:
     max_records: int
     window_s: float
     tick_interval_s: float | None = None  # run `tick` this often (inside a transaction)
+    dlq_topic: str | None = None  # where a record whose processing keeps failing goes
 
 
 class LoopHandler:
@@ -104,6 +105,7 @@ class TransactionalLoop:
         self.producer: Any = None
         self._next_tick = 0.0
         self._last_start = 0.0
+        self._isolate_left = 0  # > 0: a batch failed; process it one record per transaction
 
     # --- lifecycle ---
     async def run(self) -> None:
@@ -123,13 +125,15 @@ class TransactionalLoop:
                 await asyncio.sleep(max(0.0, self._last_start + self.spec.window_s - time.monotonic()))
                 generation = self.generation
                 try:
-                    batches = await self.consumer.getmany(timeout_ms=int(self.spec.window_s * 1000),
-                                                          max_records=self.spec.max_records)
+                    batches = await self.consumer.getmany(
+                        timeout_ms=int(self.spec.window_s * 1000),
+                        max_records=1 if self._isolate_left else self.spec.max_records)
                 except KafkaError as exc:  # broker away: nothing fetched, nothing lost
                     log.warning("%s: fetch failed (%s); retrying", self.spec.name, exc)
                     await asyncio.sleep(1.0)
                     continue
-                tick_due = self.spec.tick_interval_s is not None and time.monotonic() >= self._next_tick
+                tick_due = (self.spec.tick_interval_s is not None and not self._isolate_left
+                            and time.monotonic() >= self._next_tick)
                 if not batches and not tick_due:
                     continue
                 async with self.lock:
@@ -208,12 +212,51 @@ class TransactionalLoop:
             log.warning("%s: transaction failed (%s: %s); aborting and re-reading from the committed offsets",
                         self.spec.name, type(exc).__name__, exc, exc_info=not _is_kafka_error(exc))
             await self._recover()
+            if records and not _is_kafka_error(exc):
+                await self._isolate(records, exc)
             return
+        self._isolate_left = max(0, self._isolate_left - len(records))
         if store is not None:
             store.commit()
         for callback in after:
             if callback is not None:
                 callback()
+
+    async def _isolate(self, records: list[Any], exc: Exception) -> None:
+        """Processing raised (a bug or a poison record, not Kafka): re-read the batch one
+        record per transaction, and dead-letter the record that fails on its own, so that it
+        never blocks its partition."""
+        if len(records) > 1 or not self._isolate_left:
+            self._isolate_left = len(records)
+            log.warning("%s: processing %d records one at a time to find the failing one", self.spec.name, len(records))
+            return
+        record = records[0]
+        if self.spec.dlq_topic is None:
+            return  # nowhere to put it: retried until the code is fixed
+        from aiokafka import TopicPartition
+
+        from ..schemas.dead_letters import DeadLetterReason
+        from .dlq import dead_letter_bytes
+
+        tp = TopicPartition(record.topic, record.partition)
+        try:
+            await self.producer.begin_transaction()
+            await (await self.producer.send(self.spec.dlq_topic, dead_letter_bytes(
+                record, DeadLetterReason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}", self.spec.name)))
+            await self.producer.send_offsets_to_transaction({tp: record.offset + 1}, self.spec.group_id)
+            await self.producer.commit_transaction()
+        except Exception as dlq_exc:  # noqa: BLE001 - read again and retried
+            log.warning("%s: dead-lettering %s[%d]@%d failed (%s)", self.spec.name, record.topic, record.partition,
+                        record.offset, dlq_exc)
+            await self._recover()
+            return
+        try:
+            self.consumer.seek(tp, record.offset + 1)  # `_recover` rewound to the record itself
+        except Exception:  # noqa: BLE001 - revoked meanwhile: its next owner starts after it
+            pass
+        self._isolate_left -= 1
+        log.error("%s: %s[%d]@%d sent to the DLQ: processing it raised %s: %s", self.spec.name, record.topic,
+                  record.partition, record.offset, type(exc).__name__, exc)
 
     async def _recover(self) -> None:
         """After a failed transaction: abort it (or replace the producer), drop the staged
