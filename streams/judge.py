@@ -71,6 +71,8 @@ def attach(pipeline: Pipeline) -> None:
     if settings.judge_check is None:
         return
     spec = LoopSpec(name="judge", topics=[pipeline.topics["judge"]], group_id=pipeline.group_id("judge"),
-                    max_records=settings.judge_batch_size, window_s=0.5, tick_interval_s=60.0,
+                    # window: at most one judge transaction per 50 ms, so the stage's ceiling is
+                    # 20 x judge_batch_size verdicts/s (raise the batch size for a GPU judge)
+                    max_records=settings.judge_batch_size, window_s=0.05, tick_interval_s=60.0,
                     dlq_topic=pipeline.topics["dlq"])
     run_loop_task(pipeline, "judge", lambda: TransactionalLoop(settings, spec, JudgeHandler(pipeline)))

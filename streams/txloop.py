@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -65,15 +66,16 @@ class LoopSpec:
     dlq_topic: str | None = None  # where a record whose processing keeps failing goes
 
 
-class LoopHandler:
-    """What a loop does with its batches; subclasses override what they need."""
+class LoopHandler(ABC):
+    """What a loop does with its batches: `process` is required, the rest optional."""
 
     store: ChangelogStore | None = None
 
+    @abstractmethod
     async def process(self, records: list[Any], outbox: Outbox) -> AfterCommit:
         """Handle a fetched batch (records of any assigned partitions, in offset order per
-        partition). Per-record failures must go to the DLQ; an exception aborts the batch."""
-        raise NotImplementedError
+        partition). Per-record failures should go to the DLQ; an exception aborts the batch
+        (and the loop then isolates the failing record)."""
 
     async def tick(self, outbox: Outbox) -> AfterCommit:
         """Periodic work in its own transaction (timeouts, purges)."""
