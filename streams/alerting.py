@@ -91,8 +91,18 @@ class Alerter:
         task.add_done_callback(lambda t: t.exception() and log.error("webhook task failed: %s", t.exception()))
 
 
+def is_alert_mark(key: str) -> bool:
+    """Whether a store key is an alert mark (the join's store also holds requests)."""
+    return key.startswith(ALERT_PREFIX)
+
+
+def alert_mark_expired(mark: dict, now_ms: int) -> bool:
+    """The mark's window (plus one for late verdicts) has passed."""
+    return mark["until_ms"] <= now_ms
+
+
 def purge_alert_marks(store: ChangelogStore, partition: int, now_ms: int) -> None:
-    """Forget alert marks whose window (plus one for late verdicts) has passed."""
+    """Forget expired alert marks."""
     for key, value in store.committed_items(partition):
-        if key.startswith(ALERT_PREFIX) and value["until_ms"] <= now_ms:
+        if is_alert_mark(key) and alert_mark_expired(value, now_ms):
             store.delete(partition, key)

@@ -9,6 +9,8 @@ wires into; nothing here processes a message.
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +18,8 @@ from ..ops.settings import RaiwatchSettings
 from ..schemas.policies import PolicyV1
 from ..schemas.registry import TRAFFIC_PARTITIONS, TopicSpec
 from .policy import DEFAULT_POLICY
+
+log = logging.getLogger(__name__)
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -87,14 +91,12 @@ def build_pipeline(settings: RaiwatchSettings) -> Pipeline:
 def run_loop_task(pipeline: Pipeline, name: str, make_loop: Any) -> None:
     """Run `make_loop()`'s `run()` as a Faust app task; a fatal error stops the worker with a
     non-zero exit (a supervisor restarts it; the transactions make that safe)."""
-    import logging
-    import os
 
     async def _task() -> None:
         try:
             await make_loop().run()
         except Exception:  # noqa: BLE001 - fatal for the worker: log and exit
-            logging.getLogger(__name__).critical("stage %s failed; stopping the worker", name, exc_info=True)
+            log.critical("stage %s failed; stopping the worker", name, exc_info=True)
             logging.shutdown()
             os._exit(3)
 

@@ -17,7 +17,7 @@ from typing import Any
 from ..schemas.dead_letters import DeadLetterReason
 from ..schemas.decoder import DecodeFailure, decode
 from ..schemas.registry import topic_spec
-from .alerting import ALERT_PREFIX, Alerter
+from .alerting import Alerter, alert_mark_expired, is_alert_mark
 from .app import Pipeline, run_loop_task
 from .dlq import dead_letter_bytes
 from .input_progress import InputProgress
@@ -124,8 +124,8 @@ class JoinHandler(LoopHandler):
         """Delete done entries older than the retention and alert marks past their window.
         Entries are in write order, so the scan stops at the first recent one."""
         for key, value in self.store.committed_items(partition):
-            if key.startswith(ALERT_PREFIX):
-                if value["until_ms"] <= now:
+            if is_alert_mark(key):
+                if alert_mark_expired(value, now):
                     self.store.delete(partition, key)
                     continue
                 written = value["written_ms"]
@@ -165,7 +165,7 @@ class JoinHandler(LoopHandler):
     def _rebuild_pending(self) -> None:
         self.pending = {
             partition: {key: None for key, value in self.store.committed_items(partition)
-                        if not key.startswith(ALERT_PREFIX) and not value["done"]}
+                        if not is_alert_mark(key) and not value["done"]}
             for partition in self.store.owned()
         }
 

@@ -19,14 +19,13 @@ from typing import Any
 
 from ..schemas.decoder import DecodeFailure, decode
 from ..schemas.registry import topic_spec
-from .app import Pipeline
+from .app import Pipeline, run_loop_task
 from .clickhouse_sink import (
     ALERT_COLUMNS, DEAD_LETTER_COLUMNS, MESSAGE_COLUMNS, VERDICT_COLUMNS, ClickHouseSink, alert_row,
     dead_letter_row, message_row, verdict_row,
 )
-from .app import run_loop_task
-from .txloop import FETCH_MAX_WAIT_MS
 from .dlq import dead_letter_bytes, dead_letter_for
+from .txloop import FETCH_MAX_WAIT_MS
 
 log = logging.getLogger(__name__)
 
