@@ -102,6 +102,10 @@ class RaiwatchSettings(BaseSettings):
         default=0.02, gt=0,
         description="At most one ClickHouse insert per table per window: every insert makes a part, and "
                     "frequent tiny ones cost the server more CPU than the rows do.")
+    sink_process: bool = Field(
+        default=True,
+        description="`raiwatch worker` runs the ClickHouse sinks in a child process, so they use a core of "
+                    "their own instead of sharing the stages' event loop; false keeps them in one process.")
     sink_max_backoff_s: float = Field(default=5.0, gt=0, description="Longest wait between insert retries.")
     alert_window_s: int = Field(default=300, ge=1, description="Alerts with one key are merged within this window.")
     alert_webhook_url: str | None = Field(

@@ -104,11 +104,19 @@ def run_loop_task(pipeline: Pipeline, name: str, make_loop: Any) -> None:
     pipeline.app.task(_task)
 
 
-def assemble(settings: RaiwatchSettings) -> Pipeline:
-    """The full pipeline: app plus every stage."""
+PARTS = ("stages", "sinks")  # what one worker process can run: the Kafka-to-Kafka stages, the ClickHouse sinks
+
+
+def assemble(settings: RaiwatchSettings, parts: tuple[str, ...] = PARTS) -> Pipeline:
+    """The app plus the stages of `parts`: "stages" (join + screen, judge) and/or "sinks"."""
     from . import join, judge, sinks
 
+    unknown = set(parts) - set(PARTS)
+    if unknown or not parts:
+        raise ValueError(f"unknown worker parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
     pipeline = build_pipeline(settings)
-    for module in (join, judge, sinks):
-        module.attach(pipeline)
+    modules = {"stages": (join, judge), "sinks": (sinks,)}
+    for part in parts:
+        for module in modules[part]:
+            module.attach(pipeline)
     return pipeline

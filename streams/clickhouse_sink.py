@@ -75,6 +75,7 @@ class ClickHouseSink:
         self.settings = settings
         self._client_factory = client_factory or (lambda: clickhouse_client(settings, connect_timeout=5, send_receive_timeout=30))
         self._client: Any = None
+        self._column_types: dict[str, Any] = {}  # table -> the server's column types, fetched once
         self.retries = 0
 
     def _insert(self, table: str, rows: Sequence[Sequence[Any]], columns: list[str]) -> None:
@@ -82,7 +83,14 @@ class ClickHouseSink:
             self._client = self._client_factory()
         # Same rows, same token: ClickHouse drops a retried block it already stored.
         token = hashlib.sha256(table.encode() + repr(rows).encode()).hexdigest()
-        self._client.insert(table, rows, column_names=columns, settings={"insert_deduplication_token": token})
+        settings = {"insert_deduplication_token": token}
+        types = self._column_types.get(table)
+        if types is None:  # first insert: ask the server once (a DESCRIBE round trip per insert otherwise)
+            context = self._client.create_insert_context(table, columns, settings=settings, data=rows)
+            self._column_types[table] = context.column_types
+            self._client.insert(context=context)
+            return
+        self._client.insert(table, rows, column_names=columns, column_types=types, settings=settings)
 
     async def write(self, table: str, rows: Sequence[Sequence[Any]], columns: list[str]) -> None:
         """Insert `rows`; on failure back off (0.1 s doubling to the cap) and retry, forever."""

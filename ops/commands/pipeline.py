@@ -12,14 +12,21 @@ def register(app: typer.Typer) -> None:
     def worker(
         loglevel: str = typer.Option("WARNING", help="Faust log level."),
         web: bool = typer.Option(False, "--web", help="Run the Faust web server (RAIWATCH_WEB_PORT)."),
+        only: str = typer.Option(
+            None, "--only", metavar="stages|sinks",
+            help="Run one part: the Kafka stages (join, screen, judge, alerts) or the ClickHouse sinks. "
+                 "Default: both (the sinks in a child process, see RAIWATCH_SINK_PROCESS)."),
     ) -> None:
         """Run the streaming pipeline (join, screen, judge, sinks, alerts) until stopped."""
+        from ...streams.app import PARTS
         from ...streams.worker import run_worker
 
+        if only is not None and only not in PARTS:
+            raise typer.BadParameter(f"choose one of: {', '.join(PARTS)}", param_hint="--only")
         settings = get_settings()
         if web:
             settings = settings.model_copy(update={"web_enabled": True})
-        run_worker(settings, loglevel=loglevel)
+        run_worker(settings, loglevel=loglevel, only=only)
 
     @app.command("demo")
     def demo(
