@@ -38,6 +38,26 @@ def create_topics(settings: RaiwatchSettings, extra: list[TopicSpec] = ()) -> li
     return asyncio.run(_create(settings, wanted))
 
 
+def delete_prefixed_topics(settings: RaiwatchSettings) -> list[str]:
+    """Delete every topic whose name starts with `settings.topic_prefix` (registry and
+    internal ones): how a benchmark or test run cleans up after itself. Refuses an empty prefix,
+    which would mean every topic on the broker."""
+    if not settings.topic_prefix:
+        raise ValueError("refusing to delete topics without a topic prefix")
+    return asyncio.run(_delete_prefixed(settings))
+
+
+async def _delete_prefixed(settings: RaiwatchSettings) -> list[str]:
+    admin = await _admin(settings)
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(settings.topic_prefix)]
+        if names:
+            await admin.delete_topics(names, timeout_ms=15000)
+        return names
+    finally:
+        await admin.close()
+
+
 def list_topics(settings: RaiwatchSettings) -> list[TopicState]:
     """Each registry topic with its live partition count and configs."""
     return asyncio.run(_describe(settings))

@@ -25,7 +25,7 @@ from .clickhouse_sink import (
     dead_letter_row, message_row, verdict_row,
 )
 from .dlq import dead_letter_bytes, dead_letter_for
-from .txloop import FETCH_MAX_WAIT_MS
+from .txloop import FETCH_MAX_WAIT_MS, fetch_window
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +103,10 @@ def attach(pipeline: Pipeline) -> None:
             try:
                 last_insert = 0.0
                 while True:
-                    await asyncio.sleep(max(0.0, last_insert + settings.sink_batch_window_s - time.monotonic()))
                     await commit_finished(wait=len(in_flight) >= IN_FLIGHT)  # bounded memory
                     try:
-                        batches = await consumer.getmany(timeout_ms=int(settings.sink_batch_window_s * 1000),
-                                                         max_records=settings.sink_batch_size)
+                        batches = await fetch_window(consumer, last_insert + settings.sink_batch_window_s,
+                                                     settings.sink_batch_window_s, settings.sink_batch_size)
                     except KafkaError as exc:  # broker restarting: nothing fetched, nothing lost
                         log.warning("sink fetch failed (%s); retrying", exc)
                         await asyncio.sleep(1.0)

@@ -42,6 +42,33 @@ AfterCommit = Callable[[], None] | None
 FETCH_MAX_WAIT_MS = 20
 
 
+async def fetch_window(consumer: Any, deadline: float, idle_wait_s: float, max_records: int) -> dict[Any, list[Any]]:
+    """The records that arrive until `deadline` (monotonic), at most `max_records`; if none
+    arrived by then, the first ones to come within `idle_wait_s` (so a quiet stream is answered
+    at once, and an empty result still returns, for ticks).
+
+    Why call `getmany` throughout the window instead of sleeping until it closes: aiokafka
+    fetches a partition again only once its buffered records were taken, so after a sleep the
+    buffer held what the last fetch of the previous window brought; every record waited one to
+    two whole windows (83 ms median at a 50 ms window, measured). Draining the buffer as it
+    fills keeps a fetch in flight, and a record waits at most one window."""
+    batches: dict[Any, list[Any]] = {}
+    count = 0
+    while count < max_records:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 and count:
+            break
+        window_over = remaining <= 0
+        got = await consumer.getmany(timeout_ms=int((idle_wait_s if window_over else remaining) * 1000),
+                                     max_records=max_records - count)
+        for tp, records in got.items():
+            batches.setdefault(tp, []).extend(records)
+            count += len(records)
+        if window_over:
+            break  # the idle wait is over, with or without records
+    return batches
+
+
 class Outbox:
     """The sends of the current transaction."""
 
@@ -124,12 +151,11 @@ class TransactionalLoop:
                 # At most one transaction per window: each costs the broker a round of commit
                 # markers, and under light load back-to-back tiny transactions made everything
                 # slower (the broker and ClickHouse share this machine's cores).
-                await asyncio.sleep(max(0.0, self._last_start + self.spec.window_s - time.monotonic()))
                 generation = self.generation
                 try:
-                    batches = await self.consumer.getmany(
-                        timeout_ms=int(self.spec.window_s * 1000),
-                        max_records=1 if self._isolate_left else self.spec.max_records)
+                    batches = await fetch_window(
+                        self.consumer, self._last_start + self.spec.window_s, self.spec.window_s,
+                        1 if self._isolate_left else self.spec.max_records)
                 except KafkaError as exc:  # broker away: nothing fetched, nothing lost
                     log.warning("%s: fetch failed (%s); retrying", self.spec.name, exc)
                     await asyncio.sleep(1.0)

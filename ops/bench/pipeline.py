@@ -20,27 +20,38 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .. import stack
 from ..pipeline_run import start_worker, stop_worker, wait_for_counts
 from ..replay import read_messages, replay
 from ..settings import RaiwatchSettings, get_settings
-from ..topics import create_topics
+from ..topics import create_topics, delete_prefixed_topics
 from ..traffic import PAIRED_ONLY, write_traffic
 
 
-def fresh(settings: RaiwatchSettings, tag: str) -> RaiwatchSettings:
+@contextmanager
+def fresh(settings: RaiwatchSettings, tag: str) -> Iterator[RaiwatchSettings]:
+    """Settings for one measurement with topics and a database of its own, removed afterwards
+    (left behind, their tables' background merges slowed every later run)."""
     token = f"{tag}{uuid.uuid4().hex[:6]}"
     run = settings.model_copy(update={"topic_prefix": f"bench{token}.", "clickhouse_database": f"bench_{token}"})
+    from ...schemas.clickhouse import clickhouse_client
     from ...schemas.clickhouse.migrate import migrate
 
     create_topics(run)
     migrate(run)
-    return run
+    try:
+        yield run
+    finally:
+        delete_prefixed_topics(run)
+        clickhouse_client(settings).command(f"DROP DATABASE IF EXISTS {run.clickhouse_database} SYNC")
 
 
 async def passthrough_ceiling(settings: RaiwatchSettings, traffic: Path) -> dict:
@@ -163,14 +174,15 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="raiwatch-bench-"))
     traffic = work / "throughput.jsonl"
     write_traffic(traffic, args.requests, 0, seed=20, kind_weights=PAIRED_ONLY)
-    result = {
-        "machine": {"cpus": __import__("os").cpu_count()},
-        "checks": settings.screen_checks,
-        "ceiling": asyncio.run(passthrough_ceiling(fresh(settings, "c"), traffic)),
-        "throughput": pipeline_throughput(fresh(settings, "t"), traffic, args.requests, work, 1),
-        "throughput_2_workers": pipeline_throughput(fresh(settings, "u"), traffic, args.requests, work, 2),
-        "latency": pipeline_latency(fresh(settings, "l"), work, args.latency_rate, args.latency_seconds),
-    }
+    result: dict = {"machine": {"cpus": os.cpu_count()}, "checks": settings.screen_checks}
+    with fresh(settings, "c") as run:
+        result["ceiling"] = asyncio.run(passthrough_ceiling(run, traffic))
+    with fresh(settings, "t") as run:
+        result["throughput"] = pipeline_throughput(run, traffic, args.requests, work, 1)
+    with fresh(settings, "u") as run:
+        result["throughput_2_workers"] = pipeline_throughput(run, traffic, args.requests, work, 2)
+    with fresh(settings, "l") as run:
+        result["latency"] = pipeline_latency(run, work, args.latency_rate, args.latency_seconds)
     for name in ("throughput", "throughput_2_workers"):
         result[f"{name}_vs_ceiling"] = round(result[name]["paired_per_s"] / result["ceiling"]["paired_per_s"], 3)
     text = json.dumps(result, indent=2)

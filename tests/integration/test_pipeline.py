@@ -7,6 +7,8 @@ that a double count would show.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -28,6 +30,22 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise AssertionError(f"no VmRSS for {pid}")
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process (the worker's sink process)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(c) for c in (task / "children").read_text().split()]
+    return children
+
+
+def alive(pid: int) -> bool:
+    """Running (not gone, not a zombie)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 @pytest.fixture
@@ -115,8 +133,10 @@ def test_clickhouse_outage_pauses_then_catches_up(pipeline_settings, worker, tmp
         replay_file(pipeline_settings, rest)  # arrives while ClickHouse is down
         time.sleep(20)
         assert worker.proc.poll() is None, "the worker must survive a ClickHouse outage"
-        # Bounded memory: the stream paused instead of buffering without limit.
-        assert rss_mib(worker.proc.pid) < 1024
+        # Bounded memory: the stream paused instead of buffering without limit (the sinks run
+        # in the worker's child process).
+        for pid in [worker.proc.pid, *child_pids(worker.proc.pid)]:
+            assert rss_mib(pid) < 1024
     finally:
         clickhouse.start(pipeline_settings)
         stack.wait_healthy(pipeline_settings, 60)
@@ -141,3 +161,34 @@ def test_broker_restart_mid_stream(pipeline_settings, worker, tmp_path: Path) ->
     got = wait_for_counts(pipeline_settings, stats["requests"], stats["malformed"], 240, worker=worker.proc)
     assert got == Counts(stats["requests"], stats["malformed"]), (got, worker.log())
     assert_exactly_once_on_topics(pipeline_settings, stats["requests"], stats["malformed"])
+
+
+def test_sink_process_lives_and_dies_with_the_worker(pipeline_settings, worker, tmp_path: Path) -> None:
+    """The worker runs the sinks in a child process: a kill -9 of the worker takes the child
+    along (no orphan still consuming), and a dead child stops the worker (exit 3), so a
+    supervisor always restarts both."""
+    wait_for_counts(pipeline_settings, 0, 0, 60, worker=worker.proc, settle_s=0)
+    deadline = time.monotonic() + 60
+    while not (children := child_pids(worker.proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(children) == 1, (children, worker.log())
+    worker.kill9()
+    deadline = time.monotonic() + 10
+    while alive(children[0]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(children[0]), "the sink process outlived a kill -9 of its worker"
+
+    worker.start()
+    deadline = time.monotonic() + 60
+    while not (children := child_pids(worker.proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.kill(children[0], signal.SIGKILL)
+    assert worker.proc.wait(timeout=30) == 3, worker.log()
+
+    # And the pipeline still delivers once restarted.
+    worker.start()
+    traffic = tmp_path / "traffic.jsonl"
+    stats = write_traffic_file(traffic, requests=50, malformed=2, seed=15)
+    replay_file(pipeline_settings, traffic)
+    got = wait_for_counts(pipeline_settings, stats["requests"], stats["malformed"], 120, worker=worker.proc)
+    assert got == Counts(stats["requests"], stats["malformed"]), (got, worker.log())
