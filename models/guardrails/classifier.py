@@ -125,10 +125,11 @@ class GuardrailClassifierCheck:
     def _evidence(self, row: Any, text: str, label: str) -> list[EvidenceSpan]:
         """Word n-grams with the largest positive contribution, found in the text."""
         row = row.tocsr()
-        idx = row.indices[row.indices < len(self._word_vocab)]
+        words = row.indices < len(self._word_vocab)  # the word n-gram columns come first
+        idx = row.indices[words]
         if not len(idx):
             return []
-        contribution = np.asarray(row[0, idx].todense()).ravel() * self._word_coef[idx]
+        contribution = row.data[words] * self._word_coef[idx]
         spans: list[EvidenceSpan] = []
         for j in np.argsort(-contribution)[: self.evidence_terms * 4]:
             if contribution[j] <= 0 or len(spans) >= self.evidence_terms:

@@ -94,11 +94,13 @@ def _print(reports: dict[str, dict], as_json: bool) -> None:
 
 @guardrails_app.command("bench")
 def bench(
-    messages: Annotated[int, typer.Option(help="Messages per measurement at batch sizes 32 and 256.")] = 2048,
+    messages: Annotated[int, typer.Option(
+        "--requests", "--messages", help="Requests (prompt + output) per measurement at batch sizes 32 and 256.")] = 2048,
     model_root: RootOption = None,
     workers: Annotated[int, typer.Option(help="Also measure the whole tier in N worker processes.")] = 0,
 ) -> None:
-    """Messages per second of each check at batch sizes 1, 32, 256, and of the whole fast tier (JSON)."""
+    """Requests (prompt + output: two messages) per second of each check at batch sizes 1, 32, 256,
+    and of the whole fast tier (JSON)."""
     from ..bench.guardrails import run_benchmark, run_workers
 
     result = run_benchmark(messages=messages, model_root=model_root)
