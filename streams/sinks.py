@@ -67,8 +67,12 @@ def attach(pipeline: Pipeline) -> None:
                 continue
             for table, to_row in tables_of[name]:
                 rows[table].append(to_row(value))
+        # Verdicts first, alone: they are what dashboards and alerts wait for, and an insert
+        # running beside another one on this server takes up to twice as long. The other tables
+        # (redacted texts, dead letters, alerts) follow together.
+        await sinks["verdicts"].write("verdicts", rows["verdicts"], columns["verdicts"])
         await asyncio.gather(*(sinks[table].write(table, table_rows, columns[table])
-                               for table, table_rows in rows.items() if table_rows))
+                               for table, table_rows in rows.items() if table_rows and table != "verdicts"))
         await asyncio.gather(*deliveries)
 
     class SinkLoop:
