@@ -146,7 +146,9 @@ def start(settings: RaiwatchSettings) -> int:
     config = write_config(settings)
     format_storage(settings, libs, config)
     argv = [
-        _java(), f"-Xmx{settings.kafka_heap}", "-Xms128m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+        # The whole heap from the start (as Kafka's own start script does): grown from a small
+        # initial heap under load, the broker's first minutes ran frequent young collections.
+        _java(), f"-Xmx{settings.kafka_heap}", f"-Xms{settings.kafka_heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={kafka_dir(settings) / 'log4j2.properties'}",
         "-cp", f"{libs}/*", "kafka.Kafka", str(config),
     ]
