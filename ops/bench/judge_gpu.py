@@ -118,8 +118,6 @@ async def judge_rate(judge: Any, items: list[Any], repeats: int) -> tuple[float,
 def run(batch_sizes: list[int], tokens: int, tiny: bool, repeats: int) -> dict[str, Any]:
     import torch
 
-    from ...models.backends.in_process import _SHARED
-    from ...models.judges.policies import BUILTIN_RUBRICS
     from ...models.registry import create_check
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -131,8 +129,8 @@ def run(batch_sizes: list[int], tokens: int, tiny: bool, repeats: int) -> dict[s
         started = time.perf_counter()
         asyncio.run(judge.load())
         load_s = time.perf_counter() - started
-        tokenizer, model, _ = next(iter(_SHARED.values()))
-        rubric = BUILTIN_RUBRICS["safety"]
+        # The loaded backend's own model and tokenizer: the ceiling runs the very same weights.
+        tokenizer, model, rubric = judge.backend._tokenizer, judge.backend._model, judge.rubric
         rows = []
         for size in batch_sizes:
             items = judge_items(rubric, tokenizer, size, tokens, offset=size * 1000)
