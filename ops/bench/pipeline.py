@@ -204,9 +204,9 @@ def main() -> None:
         result["throughput"] = pipeline_throughput(run, traffic, args.requests, work, 1)
     with fresh(settings, "u") as run:
         result["throughput_2_workers"] = pipeline_throughput(run, traffic, args.requests, work, 2)
-    # Latency last, on a broker the bulk runs have warmed up (on a stack started a minute or two
-    # earlier, the JVM still compiling, p99 was 260-440 ms at this rate), after they are cleaned
-    # up and the machine is quiet, and after 10 s of unmeasured traffic at the rate.
+    # Latency last, on a broker the bulk runs have warmed up (measured on a stack started a
+    # minute or two earlier, p99 was 260-440 ms at this rate), after they are cleaned up and the
+    # machine is quiet, and after 10 s of unmeasured traffic at the rate.
     with fresh(settings, "l") as run:
         result["latency"] = pipeline_latency(run, work, args.latency_rate, args.latency_seconds)
     for name in ("throughput", "throughput_2_workers"):
