@@ -103,6 +103,11 @@ class RaiwatchSettings(BaseSettings):
         description="At most one ClickHouse insert per table per window: every insert makes a part, and "
                     "frequent tiny ones cost the server more CPU than the rows do (measured on the local "
                     "server: 15-25 ms of CPU per small insert, merges included).")
+    sink_deferred_window_s: float = Field(
+        default=1.0, gt=0,
+        description="The redacted texts, dead letters and alerts of several fetched batches share one insert per "
+                    "table per window (sooner when sink_batch_size rows wait): dashboards read them, nothing "
+                    "waits for them, and every insert makes a part. Verdicts: sink_batch_window_s.")
     sink_process: bool = Field(
         default=True,
         description="`raiwatch worker` runs the ClickHouse sinks in a child process, so they use a core of "
