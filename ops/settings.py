@@ -76,9 +76,10 @@ class RaiwatchSettings(BaseSettings):
     )
     join_batch_size: int = Field(default=1000, ge=1, description="Most input records the join screens in one batch.")
     join_batch_window_s: float = Field(
-        default=0.05, gt=0,
+        default=0.1, gt=0,
         description="At most one join batch (one Kafka transaction) per window: each commit costs the broker a "
-                    "round of markers, so back-to-back tiny transactions slow everything on a small machine.")
+                    "round of markers, so back-to-back tiny transactions slow everything on a small machine. "
+                    "This is where the pipeline batches; keep sink_batch_window_s a little shorter.")
     screen_checks: list[str] = Field(
         default_factory=lambda: ["pii.regex", "harm.keywords", "refusal.keywords"],
         description="Registered checks the screen stage runs (JSON list in the environment).",
@@ -99,10 +100,12 @@ class RaiwatchSettings(BaseSettings):
     )
     sink_batch_size: int = Field(default=2000, ge=1, description="Rows per ClickHouse insert.")
     sink_batch_window_s: float = Field(
-        default=0.1, gt=0,
-        description="At most one ClickHouse insert per table per window: every insert makes a part, and "
-                    "frequent tiny ones cost the server more CPU than the rows do (measured on the local "
-                    "server: 15-25 ms of CPU per small insert, merges included).")
+        default=0.08, gt=0,
+        description="At most one verdicts insert per window: every insert makes a part, and frequent tiny ones "
+                    "cost the server more CPU than the rows do (measured on the local server: 15-25 ms of CPU "
+                    "per small insert, merges included). A little shorter than join_batch_window_s, so each "
+                    "join transaction's verdicts are inserted as they arrive instead of waiting for the next "
+                    "window (batch once, at the join).")
     sink_deferred_window_s: float = Field(
         default=1.0, gt=0,
         description="The redacted texts, dead letters and alerts of several fetched batches share one insert per "

@@ -38,6 +38,8 @@ BATCHES_IN_FLIGHT = 4  # fetched records waiting for inserts: at most this many 
 
 
 def attach(pipeline: Pipeline) -> None:
+    import clickhouse_connect.driver  # noqa: F401 - loaded now, before the worker freezes its start-up objects
+
     settings, topics = pipeline.settings, pipeline.topics
     tables_of: dict[str, list[tuple[str, Callable[[Any], list[Any]]]]] = {
         "rai.verdicts": [("verdicts", verdict_row), ("messages", message_row)],

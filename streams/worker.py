@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -48,10 +49,20 @@ def run_worker(settings: RaiwatchSettings, loglevel: str = "WARNING", only: str 
             watch_child(pipeline, child)
         logging.getLogger("aiokafka").setLevel(logging.ERROR)
         worker = faust.Worker(pipeline.app, loglevel=loglevel, quiet=True)
+        freeze_startup_objects()
         worker.execute_from_commandline()
     finally:
         if child is not None:
             stop_child(child)
+
+
+def freeze_startup_objects() -> None:
+    """Hide what start-up built (modules, models, the app: about a million objects that live as
+    long as the process) from the garbage collector, so its full collections scan only what the
+    stream allocates. Measured: each full collection stalled a worker's event loop for 80-100 ms,
+    a few times a minute, and the pipeline's p99 latency is made of such stalls."""
+    gc.collect()
+    gc.freeze()
 
 
 def start_part_process(settings: RaiwatchSettings, part: str, loglevel: str) -> subprocess.Popen:
