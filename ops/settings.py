@@ -102,7 +102,7 @@ class RaiwatchSettings(BaseSettings):
     sink_batch_window_s: float = Field(
         default=0.08, gt=0,
         description="At most one verdicts insert per window: every insert makes a part, and frequent tiny ones "
-                    "cost the server more CPU than the rows do (measured on the local server: 15-25 ms of CPU "
+                    "cost the server more CPU than the rows do (measured on the local server: 12-25 ms of CPU "
                     "per small insert, merges included). A little shorter than join_batch_window_s, so each "
                     "join transaction's verdicts are inserted as they arrive instead of waiting for the next "
                     "window (batch once, at the join).")

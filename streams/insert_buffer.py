@@ -3,7 +3,7 @@
 Why: every insert makes a part, and on this machine a part costs the server far more than its
 rows do. A small verdicts insert made ~17 files (strace), and each file creation took ~0.7 ms of
 kernel time (perf: ext4's inode allocator skipping the inodes that merges had just freed), about
-half of the 15-25 ms of CPU each small insert cost. The redacted texts, dead letters and alerts
+half of the 12-25 ms of CPU each small insert cost. The redacted texts, dead letters and alerts
 are read by dashboards, not waited for, so the sink inserts them at most once per window instead
 of once per fetched batch; verdicts keep their own, shorter cadence (`sinks`)."""
 
@@ -64,7 +64,10 @@ class BufferedTable:
             if self._inserted is inserted:  # cancelled in its window: forget its rows (not committed)
                 self._rows, self._inserted = [], None
             if not inserted.done():
-                inserted.cancel() if isinstance(exc, asyncio.CancelledError) else inserted.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    inserted.cancel()
+                else:
+                    inserted.set_exception(exc)
             raise
         inserted.set_result(None)
 

@@ -138,20 +138,18 @@ def attach(pipeline: Pipeline) -> None:
                     # the window, records wait in Kafka and the next batch grows, instead of
                     # batches queueing here (measured: seconds of latency when they queued).
                     client = await self.verdict_clients.get()
+                    records: list[Any] = []
                     try:
                         batches = await fetch_window(consumer, last_insert + settings.sink_batch_window_s,
                                                      settings.sink_batch_window_s, settings.sink_batch_size)
+                        records = [r for partition_records in batches.values() for r in partition_records]
                     except KafkaError as exc:  # broker restarting: nothing fetched, nothing lost
-                        self.verdict_clients.put_nowait(client)
                         log.warning("sink fetch failed (%s); retrying", exc)
                         await asyncio.sleep(1.0)
-                        continue
-                    except BaseException:
-                        self.verdict_clients.put_nowait(client)
-                        raise
-                    records = [r for partition_records in batches.values() for r in partition_records]
+                    finally:
+                        if not records:
+                            self.verdict_clients.put_nowait(client)
                     if not records:
-                        self.verdict_clients.put_nowait(client)
                         await commit_finished(wait=False)
                         continue
                     last_insert = time.monotonic()
