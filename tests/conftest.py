@@ -37,3 +37,16 @@ def fresh_settings(stack_settings: RaiwatchSettings) -> RaiwatchSettings:
     create_topics(settings)
     migrate(settings)
     return settings
+
+
+@pytest.fixture(scope="session")
+def guardrail_artifacts() -> None:
+    """Train any missing classifier artifact (fixed seeds; about 20 s), the same way
+    `raiwatch guardrails train` does."""
+    from raiwatch.models.guardrails.artifacts import artifact_dir
+    from raiwatch.trainers.guardrail import train_guardrail
+    from raiwatch.trainers.guardrail_config import CHECKS, GuardrailTrainingConfig
+
+    for check in CHECKS:
+        if not (artifact_dir(f"{check}.classifier", "1") / "report.json").exists():
+            train_guardrail(GuardrailTrainingConfig(check=check))

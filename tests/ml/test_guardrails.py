@@ -11,9 +11,8 @@ import json
 import pytest
 
 from raiwatch.models import ScoringItem, create_check, registered_checks
-from raiwatch.models.guardrails.artifacts import artifact_dir
 from raiwatch.trainers.guardrail import evaluate_guardrail, read_report, train_guardrail
-from raiwatch.trainers.guardrail_config import CHECKS, GuardrailTrainingConfig
+from raiwatch.trainers.guardrail_config import GuardrailTrainingConfig
 
 pytestmark = pytest.mark.ml
 
@@ -53,11 +52,8 @@ ANSWERS = [
 
 
 @pytest.fixture(scope="session")
-def artifacts() -> None:
-    """Train any missing artifact (fixed seeds), the same way `raiwatch guardrails train` does."""
-    for check in CHECKS:
-        if not (artifact_dir(f"{check}.classifier", "1") / "report.json").exists():
-            train_guardrail(GuardrailTrainingConfig(check=check))
+def artifacts(guardrail_artifacts: None) -> None:
+    """The trained classifier artifacts (`tests/conftest.py`)."""
 
 
 def _items(prompts: list[str] = (), outputs: list[str] = ()) -> list[ScoringItem]:  # type: ignore[assignment]
