@@ -28,8 +28,8 @@ def run_demo(settings: RaiwatchSettings, requests: int, malformed: int, seed: in
         stack.up(settings, provision=False)
     # A fresh topic prefix and database per run, so the counts below are this run's alone.
     run_id = time.strftime("%Y%m%d%H%M%S") + uuid.uuid4().hex[:4]
-    run = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}demo{run_id}.",
-                                      "clickhouse_database": f"demo_{run_id}"})
+    run = settings.replace(kafka__topic_prefix=f"{settings.kafka.topic_prefix}demo{run_id}.",
+                           clickhouse__database=f"demo_{run_id}")
     from ..schemas.clickhouse.migrate import migrate
     from .topics import create_topics
 
@@ -39,7 +39,7 @@ def run_demo(settings: RaiwatchSettings, requests: int, malformed: int, seed: in
     traffic = work / "traffic.jsonl"
     total = write_traffic(traffic, requests, malformed, seed)
     console.print(f"run {run_id}: {total} messages ({requests} requests, {malformed} malformed) -> "
-                  f"topics {run.topic_prefix}*, database {run.clickhouse_database}")
+                  f"topics {run.kafka.topic_prefix}*, database {run.clickhouse.database}")
     worker = start_worker(run, work / "worker.log")
     try:
         started = time.monotonic()

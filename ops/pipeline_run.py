@@ -17,31 +17,17 @@ from .settings import RaiwatchSettings
 from .stack.process import wait_for_exit
 
 
-def settings_env(settings: RaiwatchSettings) -> dict[str, str]:
-    """The environment that reproduces `settings` in a child process."""
-    env = {}
-    for name, field in RaiwatchSettings.model_fields.items():
-        value = getattr(settings, name)
-        if value is None:
-            continue
-        if isinstance(value, (list, dict, tuple)):
-            import json
-
-            value = json.dumps(value)
-        env[f"RAIWATCH_{name.upper()}"] = str(value)
-    return env
-
-
-def start_worker(settings: RaiwatchSettings, log_path: Path, worker_id: str | None = None) -> subprocess.Popen:
+def start_worker(settings: RaiwatchSettings, log_path: Path, worker_id: str | None = None,
+                 loglevel: str = "WARNING") -> subprocess.Popen:
     """`raiwatch worker` as a child process with `settings` (and `worker_id`, which every
     concurrently running worker needs its own of), output to `log_path`."""
     if worker_id is not None:
-        settings = settings.model_copy(update={"worker_id": worker_id})
+        settings = settings.replace(stages__worker_id=worker_id)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "raiwatch.ops.cli", "worker"],
-            env={**os.environ, **settings_env(settings)},
+            [sys.executable, "-m", "raiwatch.ops.cli", "worker", "--loglevel", loglevel],
+            env={**os.environ, **settings.environment()},
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 

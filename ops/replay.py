@@ -102,16 +102,16 @@ async def replay(
     on_sent: Callable[[int], None] | None = None,
 ) -> ReplayStats:
     """Publish every message of `path`; `rate` caps messages per second."""
-    from aiokafka import AIOKafkaProducer
+    from . import kafka_clients
 
     if rate is not None and rate <= 0:
         raise ConfigurationError("--rate must be positive")
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+    producer = kafka_clients.producer(
+        settings,
         enable_idempotence=True,  # broker drops duplicates from producer retries
         acks="all",
         linger_ms=5,
-        max_request_size=settings.max_message_bytes * 2 + 1024,
+        max_request_size=settings.kafka.max_message_bytes * 2 + 1024,
     )
     await producer.start()
     stats = ReplayStats()

@@ -1,132 +1,216 @@
-"""The one typed settings object. Every knob has a default and a `RAIWATCH_*` environment name.
+"""The one typed settings object, in groups. Every knob has a default, a reason, and an
+environment name: `RAIWATCH_<GROUP>__<FIELD>` (two underscores between group and field, lists
+and dicts as JSON), e.g. `RAIWATCH_KAFKA__BOOTSTRAP_SERVERS`, `RAIWATCH_JOIN__TIMEOUT_S`.
 
-Why one object: the stack scripts, the CLI, the Faust app and the tests must agree on ports,
-directories and topic names; reading them from one place keeps them from drifting.
+Why one object: the stack scripts, the CLI, the workers and the tests must agree on ports,
+directories and topic names; reading them from one place keeps them from drifting. Why groups:
+the local stack's ports, the clients' connection settings and each stage's tuning are read by
+different people for different reasons.
+
+Secrets (`kafka.password`, `clickhouse.password`, `judge_api_key`) are `SecretStr`: they print
+as `**********`, so a log line or `raiwatch stack status --json` never shows them.
 """
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ..schemas.checks import CheckSpec
 
-class RaiwatchSettings(BaseSettings):
-    """Configuration for every raiwatch process; override any field with `RAIWATCH_<FIELD>`."""
 
-    model_config = SettingsConfigDict(env_prefix="RAIWATCH_", frozen=True, extra="ignore")
+class _Group(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    home: Path = Field(
-        default=Path("~/.raiwatch"),
-        description="State of the local stack: Kafka log dirs, ClickHouse data, pid and log files.",
-    )
-    cache_dir: Path = Field(
-        default=Path("~/.cache/raiwatch"),
-        description="Downloads that are expensive and shareable between clones (Kafka jars, models).",
-    )
-    model_dir: Path = Field(
-        default=Path("~/.cache/raiwatch/models"),
-        description="Local model store: converted checkpoints and trained guardrail artifacts.",
-    )
-    host: str = Field(default="127.0.0.1", description="Address the local services bind to.")
 
-    kafka_port: int = Field(default=9092, description="Kafka client listener port.")
-    kafka_controller_port: int = Field(default=9093, description="KRaft controller listener port.")
-    kafka_bootstrap: str | None = Field(
-        default=None,
-        description="Bootstrap servers of an external cluster; unset means the local broker.",
-    )
-    kafka_heap: str = Field(default="768m", description="Java heap (-Xmx) of the local broker.")
+class StackSettings(_Group):
+    """The local stack that `raiwatch stack up` starts on loopback (Kafka + ClickHouse)."""
 
-    clickhouse_http_port: int = Field(default=8123, description="ClickHouse HTTP port.")
-    clickhouse_tcp_port: int = Field(default=9000, description="ClickHouse native TCP port.")
-    clickhouse_host: str | None = Field(
-        default=None, description="Host of an external ClickHouse; unset means the local server."
-    )
-    clickhouse_database: str = Field(default="raiwatch", description="Database for all tables.")
-    clickhouse_user: str = Field(default="default", description="ClickHouse user.")
-    clickhouse_password: str = Field(default="", description="ClickHouse password.")
-
-    topic_prefix: str = Field(
-        default="",
-        description="Prepended to every registry topic name; lets tests and tenants share a broker.",
-    )
-    max_message_bytes: int = Field(
-        default=1_048_576, description="Messages larger than this go to the DLQ as oversize."
-    )
+    home: Path = Field(default=Path("~/.raiwatch"),
+                       description="State of the local stack: Kafka log dirs, ClickHouse data, pid and log files.")
+    host: str = Field(default="127.0.0.1", description="Address the local services bind to (loopback only).")
+    kafka_port: int = Field(default=9092, description="Local Kafka client listener port.")
+    kafka_controller_port: int = Field(default=9093, description="Local KRaft controller listener port.")
+    kafka_heap: str = Field(default="768m", description="Java heap (-Xmx = -Xms) of the local broker.")
+    clickhouse_http_port: int = Field(default=8123, description="Local ClickHouse HTTP port.")
+    clickhouse_tcp_port: int = Field(default=9000, description="Local ClickHouse native TCP port.")
     health_timeout_s: float = Field(default=60.0, description="How long `stack up` waits for health.")
-
-    # --- the streaming pipeline (streams/) ---
-    app_id: str = Field(default="raiwatch", description="App id: prefix of the consumer groups, transactional ids and internal topics.")
-    worker_id: str = Field(
-        default="0",
-        description=(
-            "This worker's identity within the app: the stages' Kafka transactional ids derive from "
-            "it, so a restarted worker fences and aborts what its killed predecessor left open. "
-            "Give every concurrently running worker its own."
-        ),
-    )
-    join_timeout_s: float = Field(
-        default=10.0, description="How long a prompt waits for its output (and vice versa) before a partial verdict."
-    )
-    join_retention_s: float = Field(
-        default=600.0, description="How long a joined request is remembered, to drop late duplicates."
-    )
-    join_batch_size: int = Field(default=1000, ge=1, description="Most input records the join screens in one batch.")
-    join_batch_window_s: float = Field(
-        default=0.1, gt=0,
-        description="At most one join batch (one Kafka transaction) per window: each commit costs the broker a "
-                    "round of markers, so back-to-back tiny transactions slow everything on a small machine. "
-                    "This is where the pipeline batches; keep sink_batch_window_s a little shorter.")
-    screen_checks: list[str] = Field(
-        default_factory=lambda: ["pii.regex", "harm.keywords", "refusal.keywords"],
-        description="Registered checks the screen stage runs (JSON list in the environment).",
-    )
-    judge_check: str | None = Field(
-        default=None, description="Registered LLM-judge check for the judge stage; unset disables the stage."
-    )
-    judge_batch_size: int = Field(default=16, ge=1, description="Micro-batch size of the judge stage.")
-    judge_band: tuple[float, float] = Field(
-        default=(0.35, 0.65), description="Scores in this band are uncertain and go to the judge."
-    )
-    judge_high_risk_categories: list[str] = Field(
-        default_factory=lambda: ["S1.violent_crimes", "S9.weapons", "S11.self_harm"],
-        description="Categories always sent to the judge.",
-    )
-    judge_sample_rates: dict[str, float] = Field(
-        default_factory=dict, description="Tenant -> share of its traffic sent to the judge ('*' for all tenants)."
-    )
-    sink_batch_size: int = Field(default=2000, ge=1, description="Rows per ClickHouse insert.")
-    sink_batch_window_s: float = Field(
-        default=0.08, gt=0,
-        description="At most one verdicts insert per window: every insert makes a part, and frequent tiny ones "
-                    "cost the server more CPU than the rows do (measured on the local server: 12-25 ms of CPU "
-                    "per small insert, merges included). A little shorter than join_batch_window_s, so each "
-                    "join transaction's verdicts are inserted as they arrive instead of waiting for the next "
-                    "window (batch once, at the join).")
-    sink_deferred_window_s: float = Field(
-        default=1.0, gt=0,
-        description="The redacted texts, dead letters and alerts of several fetched batches share one insert per "
-                    "table per window (sooner when sink_batch_size rows wait): dashboards read them, nothing "
-                    "waits for them, and every insert makes a part. Verdicts: sink_batch_window_s.")
-    sink_process: bool = Field(
-        default=True,
-        description="`raiwatch worker` runs the ClickHouse sinks in a child process, so they use a core of "
-                    "their own instead of sharing the stages' event loop; false keeps them in one process.")
-    sink_max_backoff_s: float = Field(default=5.0, gt=0, description="Longest wait between insert retries.")
-    alert_window_s: int = Field(default=300, ge=1, description="Alerts with one key are merged within this window.")
-    alert_webhook_url: str | None = Field(
-        default=None, description="Alertmanager-compatible webhook (POST /api/v2/alerts style JSON); unset: none."
-    )
-    web_enabled: bool = Field(default=False, description="Run the Faust worker's web server.")
-    web_port: int = Field(default=6066, description="Port of the Faust web server when enabled.")
 
     @cached_property
     def home_dir(self) -> Path:
         """`home` with `~` expanded and made absolute."""
         return self.home.expanduser().resolve()
+
+
+class KafkaSettings(_Group):
+    """How every raiwatch Kafka client connects, and the topic naming."""
+
+    bootstrap_servers: str | None = Field(default=None, description="Bootstrap servers; unset means the local stack's broker.")
+    topic_prefix: str = Field(default="", description="Prepended to every topic name; lets tests and tenants share a broker.")
+    max_message_bytes: int = Field(default=1_048_576, gt=0,
+                                   description="Input messages larger than this go to the DLQ as oversize.")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="Kafka security protocol of every client.")
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, description="SASL mechanism when the protocol is SASL_*.")
+    username: str | None = Field(default=None, description="SASL user name.")
+    password: SecretStr | None = Field(default=None, description="SASL password (never logged).")
+    ssl_cafile: Path | None = Field(default=None, description="CA certificate (PEM) that signed the brokers' certificates.")
+    ssl_certfile: Path | None = Field(default=None, description="Client certificate (PEM) for mutual TLS.")
+    ssl_keyfile: Path | None = Field(default=None, description="Client key (PEM) for mutual TLS.")
+    client: dict[str, Any] = Field(default_factory=dict,
+                                   description="Extra keyword arguments for every aiokafka client (e.g. client_id, "
+                                               "request_timeout_ms, metadata_max_age_ms), passed as they are.")
+    consumer: dict[str, Any] = Field(default_factory=dict,
+                                     description="Extra keyword arguments for aiokafka consumers only (e.g. "
+                                                 "session_timeout_ms, max_poll_interval_ms).")
+    producer: dict[str, Any] = Field(default_factory=dict,
+                                     description="Extra keyword arguments for aiokafka producers only (e.g. "
+                                                 "compression_type, request_timeout_ms).")
+
+
+class ClickHouseSettings(_Group):
+    """How raiwatch reaches ClickHouse (the local stack's server unless `host` is set)."""
+
+    host: str | None = Field(default=None, description="ClickHouse host; unset means the local stack's server.")
+    port: int | None = Field(default=None, description="HTTP(S) port; unset means the local stack's.")
+    secure: bool = Field(default=False, description="HTTPS.")
+    database: str = Field(default="raiwatch", description="Database for all tables.")
+    user: str = Field(default="default", description="User the workers write as.")
+    password: SecretStr = Field(default=SecretStr(""), description="Password (never logged).")
+    client: dict[str, Any] = Field(default_factory=dict,
+                                   description="Extra keyword arguments for clickhouse-connect's get_client.")
+
+
+class StageSettings(_Group):
+    """The stage runtime (`streams/runtime/`): identity, transactions, supervision, health."""
+
+    app_id: str = Field(default="raiwatch",
+                        description="Prefix of the consumer groups, transactional ids and internal topics.")
+    worker_id: str = Field(
+        default="0",
+        description="This worker's identity: the stages' Kafka transactional ids derive from it, so a restarted "
+                    "worker fences and aborts what its killed predecessor left open. Give every concurrently "
+                    "running worker its own.")
+    transaction_timeout_s: float = Field(
+        default=15.0, gt=0,
+        description="The broker aborts a Kafka-to-Kafka stage's transaction left open longer than this (a killed "
+                    "worker's): until then its partitions wait on the new owner. Must exceed one batch's work.")
+    stall_after_s: float = Field(
+        default=120.0, gt=0,
+        description="A partition whose position has not moved for this long while it has lag raises a stall alert.")
+    max_restarts: int = Field(default=3, ge=0,
+                              description="A crashed loop is restarted this many times (per restart_window_s) before "
+                                          "the worker exits non-zero.")
+    restart_window_s: float = Field(default=300.0, gt=0, description="Window over which restarts are counted.")
+    health_port: int | None = Field(default=None, description="Port of the worker's health endpoint; unset: none.")
+    ready_max_lag: int = Field(default=10_000, ge=0,
+                               description="Readiness: at most this many records behind on every assigned partition.")
+    fetch_max_wait_ms: int = Field(
+        default=20, ge=0,
+        description="How long the broker may hold an empty fetch: a read_committed fetch held by the broker is not "
+                    "woken when a transaction commits, and the default (500 ms) showed in the end-to-end latency.")
+    process_sinks_apart: bool = Field(
+        default=True,
+        description="`raiwatch worker` runs the ClickHouse sinks in a child process, so they use a core of their own "
+                    "instead of sharing the stages' event loop (measured: the worker's loop was the bottleneck).")
+
+
+class JoinSettings(_Group):
+    """The join stage (prompt + output by request_id); it screens each batch too."""
+
+    timeout_s: float = Field(default=10.0, gt=0,
+                             description="How long a prompt waits for its output (and vice versa) before a partial verdict.")
+    retention_s: float = Field(default=600.0, gt=0,
+                               description="How long a joined request is remembered, to drop late duplicates.")
+    batch_size: int = Field(default=1000, ge=1, description="Most input records per join batch.")
+    batch_window_s: float = Field(
+        default=0.1, gt=0,
+        description="At most one join batch (one Kafka transaction) per window: each commit costs the broker a round "
+                    "of markers, so back-to-back tiny transactions slow everything on a small machine. This is where "
+                    "the pipeline batches; keep sinks.batch_window_s a little shorter.")
+
+
+class ScreenSettings(_Group):
+    """The checks the join's screen step runs on every request."""
+
+    checks: list[CheckSpec] = Field(
+        default_factory=lambda: [CheckSpec(name="pii.regex"), CheckSpec(name="harm.keywords"),
+                                 CheckSpec(name="refusal.keywords")],
+        description="Checks with their arguments: names or {\"name\": ..., \"args\": {...}} (JSON in the environment).")
+
+
+class JudgeSettings(_Group):
+    """The judge stage: routed verdicts to an LLM judge."""
+
+    check: CheckSpec | None = Field(default=None,
+                                    description="The judge check with its arguments, e.g. {\"name\": \"judge.safety\", "
+                                                "\"args\": {\"backend\": \"openai\", \"base_url\": ...}}; unset: no judge stage.")
+    batch_size: int = Field(default=16, ge=1, description="Routed verdicts per judge batch.")
+    batch_window_s: float = Field(
+        default=0.05, gt=0,
+        description="At most one judge transaction per window, so the stage's ceiling is batch_size / window "
+                    "verdicts/s (raise the batch size for a GPU judge).")
+    transaction_timeout_s: float = Field(
+        default=120.0, gt=0, description="Judge batches take seconds on a CPU: their transactions may stay open longer.")
+    band: tuple[float, float] = Field(default=(0.35, 0.65), description="Scores in this band are uncertain and go to the judge.")
+    high_risk_categories: list[str] = Field(
+        default_factory=lambda: ["S1.violent_crimes", "S9.weapons", "S11.self_harm"],
+        description="Categories always sent to the judge.")
+    sample_rates: dict[str, float] = Field(default_factory=dict,
+                                           description="Tenant -> share of its traffic sent to the judge ('*' for all).")
+    api_key: SecretStr | None = Field(default=None,
+                                      description="Bearer token for an OpenAI-compatible judge server (never logged).")
+
+
+class SinkSettings(_Group):
+    """The ClickHouse sinks."""
+
+    batch_size: int = Field(default=2000, ge=1, description="Most records per ClickHouse insert.")
+    batch_window_s: float = Field(
+        default=0.08, gt=0,
+        description="At most one verdicts insert per window: every insert makes a part, and frequent tiny ones cost the "
+                    "server more CPU than the rows do (12-25 ms of CPU per small insert on the local server). A little "
+                    "shorter than join.batch_window_s, so each join transaction's verdicts go in as they arrive.")
+    deferred_window_s: float = Field(
+        default=1.0, gt=0,
+        description="The redacted texts, dead letters and alerts are inserted at most once per window by a loop of "
+                    "their own: dashboards read them, nothing waits for them, and every insert makes a part.")
+    max_backoff_s: float = Field(default=5.0, gt=0,
+                                 description="Longest pause of a sink's partitions while ClickHouse refuses inserts.")
+
+
+class AlertSettings(_Group):
+    """Alerting."""
+
+    window_s: int = Field(default=300, ge=1, description="Alerts with one key are merged within this window.")
+    webhook_url: str | None = Field(default=None,
+                                    description="Alertmanager-compatible webhook (POST /api/v2/alerts JSON); unset: none.")
+
+
+class RaiwatchSettings(BaseSettings):
+    """Configuration for every raiwatch process; see the module docstring for the variable names."""
+
+    model_config = SettingsConfigDict(env_prefix="RAIWATCH_", env_nested_delimiter="__", frozen=True, extra="ignore")
+
+    cache_dir: Path = Field(default=Path("~/.cache/raiwatch"),
+                            description="Expensive, shareable downloads (Kafka jars, venvs).")
+    model_dir: Path = Field(default=Path("~/.cache/raiwatch/models"),
+                            description="Local model store: converted checkpoints and trained guardrail artifacts.")
+    stack: StackSettings = Field(default_factory=StackSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)
+    stages: StageSettings = Field(default_factory=StageSettings)
+    join: JoinSettings = Field(default_factory=JoinSettings)
+    screen: ScreenSettings = Field(default_factory=ScreenSettings)
+    judge: JudgeSettings = Field(default_factory=JudgeSettings)
+    sinks: SinkSettings = Field(default_factory=SinkSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @cached_property
     def cache_path(self) -> Path:
@@ -141,18 +225,64 @@ class RaiwatchSettings(BaseSettings):
     @property
     def bootstrap_servers(self) -> str:
         """Where Kafka clients connect."""
-        return self.kafka_bootstrap or f"{self.host}:{self.kafka_port}"
+        return self.kafka.bootstrap_servers or f"{self.stack.host}:{self.stack.kafka_port}"
 
     @property
-    def clickhouse_address(self) -> str:
-        """Host that ClickHouse clients connect to."""
-        return self.clickhouse_host or self.host
+    def clickhouse_address(self) -> tuple[str, int]:
+        """Host and HTTP port that ClickHouse clients connect to."""
+        return (self.clickhouse.host or self.stack.host,
+                self.clickhouse.port or self.stack.clickhouse_http_port)
 
     def topic(self, name: str) -> str:
         """The physical topic name for a registry name such as `rai.prompts`."""
-        return f"{self.topic_prefix}{name}"
+        return f"{self.kafka.topic_prefix}{name}"
+
+    def replace(self, **changes: Any) -> RaiwatchSettings:
+        """A copy with fields changed, named as in the environment without the prefix:
+        `settings.replace(join__timeout_s=3.0, kafka__topic_prefix="t.")`."""
+        data = self.model_dump()
+        for dotted, value in changes.items():
+            *groups, field = dotted.split("__")
+            target = data
+            for group in groups:
+                target = target[group]
+            if field not in target:
+                raise KeyError(f"no setting {dotted!r}")
+            target[field] = value.model_dump() if isinstance(value, BaseModel) else value
+        return type(self).model_validate(_reveal(data))
+
+    def environment(self) -> dict[str, str]:
+        """The `RAIWATCH_*` variables that reproduce these settings in a child process
+        (secrets included, in clear: for a child's environment only)."""
+        env: dict[str, str] = {}
+        for name, value in _reveal(self.model_dump()).items():
+            if isinstance(getattr(self, name), BaseModel):
+                for field, inner in value.items():
+                    if inner is not None:
+                        env[f"RAIWATCH_{name.upper()}__{field.upper()}"] = _env_value(inner)
+            elif value is not None:
+                env[f"RAIWATCH_{name.upper()}"] = _env_value(value)
+        return env
 
 
-def get_settings(**overrides: object) -> RaiwatchSettings:
-    """Settings from the environment, with explicit overrides (used by the CLI and tests)."""
-    return RaiwatchSettings(**overrides)  # type: ignore[arg-type]
+def _env_value(value: Any) -> str:
+    if isinstance(value, (list, dict, tuple, bool)):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def _reveal(data: Any) -> Any:
+    """`model_dump` with SecretStr values replaced by their text (for copies and child processes)."""
+    if isinstance(data, SecretStr):
+        return data.get_secret_value()
+    if isinstance(data, dict):
+        return {k: _reveal(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_reveal(v) for v in data]
+    return data
+
+
+def get_settings(**changes: Any) -> RaiwatchSettings:
+    """Settings from the environment, with changes named as in `RaiwatchSettings.replace`."""
+    settings = RaiwatchSettings()
+    return settings.replace(**changes) if changes else settings

@@ -40,10 +40,12 @@ async def tail(settings: RaiwatchSettings, topic: str, n: int, timeout_s: float 
     """The last `n` messages of `topic` across partitions, oldest first (by timestamp)."""
     import time
 
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import TopicPartition
 
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
+    from . import kafka_clients
+
+    consumer = kafka_clients.consumer(
+        settings,
         enable_auto_commit=False,
         isolation_level="read_committed",
     )

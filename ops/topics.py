@@ -39,10 +39,10 @@ def create_topics(settings: RaiwatchSettings, extra: list[TopicSpec] = ()) -> li
 
 
 def delete_prefixed_topics(settings: RaiwatchSettings) -> list[str]:
-    """Delete every topic whose name starts with `settings.topic_prefix` (registry and
+    """Delete every topic whose name starts with `settings.kafka.topic_prefix` (registry and
     internal ones): how a benchmark or test run cleans up after itself. Refuses an empty prefix,
     which would mean every topic on the broker."""
-    if not settings.topic_prefix:
+    if not settings.kafka.topic_prefix:
         raise ValueError("refusing to delete topics without a topic prefix")
     return asyncio.run(_delete_prefixed(settings))
 
@@ -50,7 +50,7 @@ def delete_prefixed_topics(settings: RaiwatchSettings) -> list[str]:
 async def _delete_prefixed(settings: RaiwatchSettings) -> list[str]:
     admin = await _admin(settings)
     try:
-        names = [t for t in await admin.list_topics() if t.startswith(settings.topic_prefix)]
+        names = [t for t in await admin.list_topics() if t.startswith(settings.kafka.topic_prefix)]
         if names:
             await admin.delete_topics(names, timeout_ms=15000)
         return names
@@ -64,9 +64,9 @@ def list_topics(settings: RaiwatchSettings) -> list[TopicState]:
 
 
 async def _admin(settings: RaiwatchSettings):
-    from aiokafka.admin import AIOKafkaAdminClient
+    from . import kafka_clients
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=15000)
+    admin = kafka_clients.admin(settings, request_timeout_ms=15000)
     try:
         await admin.start()
     except Exception as exc:

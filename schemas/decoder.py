@@ -7,15 +7,13 @@ schema) so the reason is the first thing wrong with the message.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from dataclasses import dataclass
 
 import orjson
 from pydantic import ValidationError
 
 from .common import TopicEvent
-from .dead_letters import DeadLetterReason, DeadLetterV1
+from .dead_letters import DeadLetterReason
 from .registry import TopicSpec
 
 DEFAULT_MAX_BYTES = 1_048_576
@@ -29,8 +27,11 @@ class DecodeFailure:
     detail: str
 
 
-def decode(raw: bytes, spec: TopicSpec, max_bytes: int = DEFAULT_MAX_BYTES) -> TopicEvent | DecodeFailure:
+def decode(raw: bytes | None, spec: TopicSpec, max_bytes: int = DEFAULT_MAX_BYTES) -> TopicEvent | DecodeFailure:
     """Decode one message value for `spec`'s topic; bad input becomes a `DecodeFailure`."""
+    if not raw:
+        return DecodeFailure(DeadLetterReason.EMPTY_VALUE,
+                             "the message has no value (null or empty): every event is a JSON object")
     if len(raw) > max_bytes:
         return DecodeFailure(DeadLetterReason.OVERSIZE, f"{len(raw)} bytes exceeds the limit of {max_bytes}")
     try:
@@ -73,32 +74,3 @@ def describe_validation_error(exc: ValidationError, limit: int = 5) -> str:
     if more > 0:
         parts.append(f"(+{more} more)")
     return "; ".join(parts)
-
-
-def dead_letter(
-    raw: bytes,
-    failure: DecodeFailure,
-    source_topic: str,
-    *,
-    partition: int = -1,
-    offset: int = -1,
-    key: bytes | None = None,
-    stage: str = "decode",
-) -> DeadLetterV1:
-    """A DLQ record for `raw`. Its event id is derived from the source position (or the bytes)
-    so that re-processing after a crash yields the same id and the DLQ sink can dedup it."""
-    if offset >= 0:
-        identity = f"{source_topic}:{partition}:{offset}:{stage}".encode()
-    else:
-        identity = source_topic.encode() + b"\0" + stage.encode() + b"\0" + raw
-    return DeadLetterV1(
-        event_id=hashlib.sha256(identity).hexdigest()[:32],
-        source_topic=source_topic,
-        source_partition=partition,
-        source_offset=offset,
-        key_b64=base64.b64encode(key).decode() if key else "",
-        original_b64=base64.b64encode(raw).decode(),
-        reason=failure.reason,
-        detail=failure.detail,
-        stage=stage,
-    )

@@ -12,7 +12,7 @@ from typing import Literal
 from ..ops.errors import ConfigurationError
 from .alerts import AlertV1
 from .common import TopicEvent
-from .dead_letters import DeadLetterV1
+from .dead_letters import MAX_ORIGINAL_BYTES, DeadLetterV2
 from .evaluation import EvalRequestV1, EvalResultV1
 from .policies import IncidentV1, PolicyV1, RegulationV1
 from .redteam import RedteamExampleV1
@@ -94,8 +94,10 @@ TOPICS: dict[str, TopicSpec] = {
         _spec("rai.redteam", RedteamExampleV1, "example_id", 1,
               "Model-breaking examples; compacted by example id so duplicates collapse.",
               cleanup_policy="compact", retention_ms=-1),
-        _spec("rai.dlq", DeadLetterV1, None, 1,
-              "Unprocessable messages with original bytes and reason.", retention_ms=30 * DAY_MS),
+        _spec("rai.dlq", DeadLetterV2, None, 1,
+              "Unprocessable messages: the original bytes as the value, the reason and position as headers.",
+              retention_ms=30 * DAY_MS,
+              extra_configs={"max.message.bytes": str(MAX_ORIGINAL_BYTES + 128 * 1024)}),
     ]
 }
 

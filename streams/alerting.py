@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 
 from ..ops.settings import RaiwatchSettings
 from ..schemas.alerts import AlertV1
+from ..schemas.common import Severity
 from ..schemas.policies import PolicyV1
 from ..schemas.verdicts import VerdictV1
-from .state_store import ChangelogStore
-from .txloop import AfterCommit, Outbox
+from .runtime.checkpoint import Checkpoint
+from .runtime.stall import StallReport
+from .runtime.state_store import ChangelogStore
 from .webhook import deliver
 
 log = logging.getLogger(__name__)
@@ -63,31 +65,30 @@ class Alerter:
     def __init__(self, settings: RaiwatchSettings, policy: PolicyV1, store: ChangelogStore, alerts_topic: str) -> None:
         self.settings, self.policy, self.store, self.alerts_topic = settings, policy, store, alerts_topic
 
-    async def publish(self, verdicts: list[tuple[int, VerdictV1]], outbox: Outbox) -> AfterCommit:
-        """Send alerts for qualifying verdicts (partition, verdict); returns what to do once
-        the transaction has committed (the webhook)."""
-        threshold, window_ms = self.policy.alert_threshold.rank, self.settings.alert_window_s * 1000
+    async def publish(self, verdicts: list[tuple[int, VerdictV1]], checkpoint: Checkpoint) -> None:
+        """Send alerts for qualifying verdicts (partition, verdict) with `checkpoint`; the
+        webhook is called once it has committed."""
+        threshold, window_ms = self.policy.alert_threshold.rank, self.settings.alerts.window_s * 1000
         sent: list[AlertV1] = []
         now_ms = int(time.time() * 1000)
         for partition, verdict in verdicts:
             if not verdict.violation or verdict.severity.rank < threshold:
                 continue
             key = alert_key(verdict)
-            start = window_start(verdict, self.settings.alert_window_s)
+            start = window_start(verdict, self.settings.alerts.window_s)
             mark = f"{ALERT_PREFIX}{key}|{start.isoformat()}"
             if any(self.store.get(p, mark) is not None for p in {partition, *self.store.owned()}):
                 continue
             alert = make_alert(verdict, key, start)
             until_ms = int(start.timestamp() * 1000) + 2 * window_ms  # late verdicts still dedup
             self.store.put(partition, mark, {"alert_id": alert.alert_id, "written_ms": now_ms, "until_ms": until_ms})
-            await outbox.send(self.alerts_topic, alert.model_dump_json().encode(), key=key.encode())
+            await checkpoint.send(self.alerts_topic, alert.model_dump_json().encode(), key=key.encode())
             sent.append(alert)
-        if not sent or not self.settings.alert_webhook_url:
-            return None
-        return lambda: self._notify(sent)
+        if sent and self.settings.alerts.webhook_url:
+            checkpoint.after_commit(lambda: self._notify(sent))
 
     def _notify(self, alerts: list[AlertV1]) -> None:
-        task = asyncio.create_task(deliver(self.settings.alert_webhook_url, alerts, self.settings.alert_window_s))
+        task = asyncio.create_task(deliver(self.settings.alerts.webhook_url, alerts, self.settings.alerts.window_s))
         task.add_done_callback(lambda t: t.exception() and log.error("webhook task failed: %s", t.exception()))
 
 
@@ -106,3 +107,34 @@ def purge_alert_marks(store: ChangelogStore, partition: int, now_ms: int) -> Non
     for key, value in store.committed_items(partition):
         if is_alert_mark(key) and alert_mark_expired(value, now_ms):
             store.delete(partition, key)
+
+
+class StallAlerts:
+    """Publishes the stage loops' stall reports as alerts (kind "stall") with a producer of its
+    own: the stalled loop's transactions may be exactly what is stuck."""
+
+    def __init__(self, settings: RaiwatchSettings, alerts_topic: str) -> None:
+        self.settings, self.alerts_topic = settings, alerts_topic
+        self._producer = None
+
+    async def __call__(self, report: StallReport) -> None:
+        from ..ops import kafka_clients
+
+        if self._producer is None:
+            self._producer = kafka_clients.producer(self.settings, enable_idempotence=True, acks="all")
+            await self._producer.start()
+        key = f"stall|{report.stage}|{report.topic}|{report.partition}"
+        now = datetime.now(UTC)
+        alert = AlertV1(
+            event_id=hashlib.sha256(f"{key}|{report.offset}".encode()).hexdigest()[:32], ts=now,
+            alert_id=hashlib.sha256(f"{key}|{report.offset}".encode()).hexdigest()[:32], kind="stall", dedup_key=key,
+            window_start=now, severity=Severity.HIGH,
+            summary=(f"{report.stage}: {report.topic}[{report.partition}] has not moved for {report.stalled_s:.0f}s "
+                     f"with {report.lag} records waiting; held at offset {report.offset}"),
+            details={"offset": float(report.offset), "lag": float(report.lag), "stalled_s": report.stalled_s})
+        await self._producer.send_and_wait(self.alerts_topic, alert.model_dump_json().encode(), key=key.encode())
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None

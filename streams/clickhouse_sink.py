@@ -1,10 +1,17 @@
-"""The ClickHouse sink: rows from events, idempotent inserts, back-off while the server is down.
+"""A ClickHouse table as a `Sink`: rows from events, idempotent inserts, backpressure.
 
-`write` returns only once ClickHouse accepted the batch; the sink loop (`sinks`) commits the
-batch's Kafka offsets after that. While ClickHouse is down `write` keeps retrying with capped
-exponential back-off and the loop fetches nothing more, so the partitions wait in Kafka:
-nothing is lost and memory stays bounded. Retried inserts are deduplicated (ReplacingMergeTree
-plus insert deduplication), so a retry after an ambiguous failure never double-counts.
+Every row carries the partition and offset of the Kafka record it came from
+(`kafka_partition`, `kafka_offset`, migration 0002). That makes writes idempotent per record,
+which is what keeps counts exact with and without FINAL:
+- a retried insert of the same rows carries the same deduplication token, so ClickHouse drops
+  it if the failed attempt landed after all;
+- records a previous owner may have inserted (after a takeover: from the committed offset to the
+  log end when the partition was assigned) and records inserted but not yet committed (the
+  checkpoint may still fail) are looked up before they are inserted again, and skipped if there.
+
+A failed insert raises `SinkBackpressure` with a capped exponential `retry_after`; the loop
+pauses the partitions meanwhile (`runtime/loop.py`). An insert that has started always runs to
+its end, even when the loop is stopped, so no write of a cancelled checkpoint lands later.
 """
 
 from __future__ import annotations
@@ -13,18 +20,19 @@ import asyncio
 import hashlib
 import json
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from ..ops.settings import RaiwatchSettings
 from ..schemas.alerts import AlertV1
-from ..schemas.dead_letters import DeadLetterV1
-from ..schemas.verdicts import VerdictV1
+from ..schemas.dead_letters import DeadLetterV2
+from ..schemas.verdicts import Stage, VerdictV1
+from .runtime.sink import Sink, SinkBackpressure, SinkRow
 
 log = logging.getLogger(__name__)
 
+SOURCE_COLUMNS = ["kafka_partition", "kafka_offset"]
 VERDICT_COLUMNS = [
     "verdict_id", "request_id", "event_time", "tenant", "model_name", "model_version", "model_adapter", "stage",
     "revision", "policy_id", "policy_version", "pillars", "categories", "violation", "over_refusal", "partial",
@@ -33,7 +41,7 @@ VERDICT_COLUMNS = [
 ]
 MESSAGE_COLUMNS = ["request_id", "event_time", "tenant", "model_name", "model_version", "prompt_redacted", "output_redacted"]
 DEAD_LETTER_COLUMNS = ["event_id", "event_time", "source_topic", "source_partition", "source_offset", "reason",
-                       "detail", "stage", "original"]
+                       "detail", "stage", "original", "original_size", "original_sha256", "original_truncated"]
 ALERT_COLUMNS = ["alert_id", "kind", "dedup_key", "window_start", "event_time", "tenant", "model_name",
                  "model_version", "pillar", "category", "severity", "policy_id", "policy_version", "summary",
                  "verdict_ids", "details"]
@@ -51,13 +59,16 @@ def verdict_row(v: VerdictV1) -> list[Any]:
     ]
 
 
-def message_row(v: VerdictV1) -> list[Any]:
+def message_row(v: VerdictV1) -> list[Any] | None:
+    """The redacted texts, once per request: from the screen verdict (a judge revision repeats them)."""
+    if v.stage is not Stage.SCREEN:
+        return None
     return [v.request_id, v.ts, v.tenant, v.model.name, v.model.version, v.prompt_redacted, v.output_redacted]
 
 
-def dead_letter_row(d: DeadLetterV1) -> list[Any]:
+def dead_letter_row(d: DeadLetterV2) -> list[Any]:
     return [d.event_id, d.ts, d.source_topic, d.source_partition, d.source_offset, d.reason.value, d.detail,
-            d.stage, d.original()]
+            d.stage, d.original, d.original_size, d.original_sha256, int(d.original_truncated)]
 
 
 def alert_row(a: AlertV1) -> list[Any]:
@@ -66,46 +77,117 @@ def alert_row(a: AlertV1) -> list[Any]:
             a.policy_id, a.policy_version, a.summary, a.verdict_ids, a.details]
 
 
-class ClickHouseSink:
-    """Inserts batches into one database, retrying until ClickHouse accepts them."""
+class ClickHouseTable(Sink):
+    """One table fed from one topic; see the module docstring."""
 
-    def __init__(self, settings: RaiwatchSettings, client_factory: Callable[[], Any] | None = None) -> None:
-        from ..schemas.clickhouse import clickhouse_client
-
-        self.settings = settings
-        self._client_factory = client_factory or (lambda: clickhouse_client(settings, connect_timeout=5, send_receive_timeout=30))
+    def __init__(self, settings: RaiwatchSettings, table: str, columns: list[str], topic: str) -> None:
+        self.settings, self.name, self.topic = settings, table, topic
+        self.columns = columns + SOURCE_COLUMNS
+        self.max_backoff_s = settings.sinks.max_backoff_s
         self._client: Any = None
-        self._column_types: dict[str, Any] = {}  # table -> the server's column types, fetched once
-        self.retries = 0
+        self._column_types: Any = None  # the server's column types, fetched once
+        self._maybe_stored: dict[int, list[tuple[int, int]]] = {}  # partition -> [start, end) offset ranges
+        self._failures = 0
+        self.inserts = self.skipped = 0
 
-    def _insert(self, table: str, rows: Sequence[Sequence[Any]], columns: list[str]) -> None:
-        if self._client is None:
-            self._client = self._client_factory()
-        # Same rows, same token: ClickHouse drops a retried block it already stored.
-        token = hashlib.sha256(table.encode() + repr(rows).encode()).hexdigest()
-        settings = {"insert_deduplication_token": token}
-        types = self._column_types.get(table)
-        if types is None:  # first insert: ask the server once (a DESCRIBE round trip per insert otherwise)
-            context = self._client.create_insert_context(table, columns, settings=settings, data=rows)
-            self._column_types[table] = context.column_types
-            self._client.insert(context=context)
-            return
-        self._client.insert(table, rows, column_names=columns, column_types=types, settings=settings)
+    # --- idempotence bookkeeping ---
+    def may_hold(self, partition: int, start: int, end: int) -> None:
+        if end > start:
+            self._maybe_stored.setdefault(partition, []).append((start, end))
 
-    async def write(self, table: str, rows: Sequence[Sequence[Any]], columns: list[str]) -> None:
-        """Insert `rows`; on failure back off (0.1 s doubling to the cap) and retry, forever."""
+    def committed(self, offsets: dict[int, int]) -> None:
+        """Offsets (partition -> next offset) are committed: nothing below is read again."""
+        for partition, offset in offsets.items():
+            ranges = [(max(start, offset), end) for start, end in self._maybe_stored.get(partition, []) if end > offset]
+            if ranges:
+                self._maybe_stored[partition] = ranges
+            else:
+                self._maybe_stored.pop(partition, None)
+
+    def _suspect(self, row: SinkRow) -> bool:
+        return any(start <= row.offset < end for start, end in self._maybe_stored.get(row.partition, ()))
+
+    # --- writing ---
+    async def write(self, rows: Sequence[SinkRow]) -> None:
         if not rows:
             return
-        delay = 0.1
-        while True:
-            started = time.monotonic()
+        try:
+            if any(self._suspect(row) for row in rows):
+                rows = await _run_to_end(self._without_stored, rows)
+            if rows:
+                await _run_to_end(self._insert, rows)
+        except Exception as exc:  # noqa: BLE001 - any failure: the server may be down; the loop backs off
+            self._failures += 1
+            self._client = None
+            self._remember(rows)  # it may have landed after all
+            delay = min(0.1 * 2 ** (self._failures - 1), self.max_backoff_s)
+            raise SinkBackpressure(f"insert of {len(rows)} rows into {self.name} failed ({type(exc).__name__}: "
+                                   f"{exc})", delay) from exc
+        self._failures = 0
+        self._remember(rows)  # until the checkpoint has committed their offsets
+
+    def _remember(self, rows: Sequence[SinkRow]) -> None:
+        spans: dict[int, tuple[int, int]] = {}
+        for row in rows:
+            low, high = spans.get(row.partition, (row.offset, row.offset))
+            spans[row.partition] = (min(low, row.offset), max(high, row.offset))
+        for partition, (low, high) in spans.items():
+            self.may_hold(partition, low, high + 1)
+
+    def _connect(self) -> Any:
+        if self._client is None:
+            from ..schemas.clickhouse import clickhouse_client
+
+            self._client = clickhouse_client(self.settings, connect_timeout=5, send_receive_timeout=30)
+        return self._client
+
+    def _without_stored(self, rows: Sequence[SinkRow]) -> list[SinkRow]:
+        """Drop the rows whose source record is already in the table."""
+        client, stored = self._connect(), set()
+        for partition in {row.partition for row in rows if self._suspect(row)}:
+            offsets = [row.offset for row in rows if row.partition == partition]
+            result = client.query(
+                f"SELECT kafka_offset FROM {self.name} WHERE kafka_partition = {{p:Int32}} "
+                "AND kafka_offset BETWEEN {lo:Int64} AND {hi:Int64}",
+                parameters={"p": partition, "lo": min(offsets), "hi": max(offsets)})
+            stored.update((partition, offset) for (offset,) in result.result_rows)
+        kept = [row for row in rows if (row.partition, row.offset) not in stored]
+        if len(kept) < len(rows):
+            self.skipped += len(rows) - len(kept)
+            log.info("%s: %d rows already stored (a previous attempt or owner wrote them); skipped",
+                     self.name, len(rows) - len(kept))
+        return kept
+
+    def _insert(self, rows: Sequence[SinkRow]) -> None:
+        client = self._connect()
+        data = [[*row.values, row.partition, row.offset] for row in rows]
+        # Same records, same token: ClickHouse drops a retried block it already stored.
+        token = hashlib.sha256(f"{self.name}:{[(row.partition, row.offset) for row in rows]}".encode()).hexdigest()
+        settings = {"insert_deduplication_token": token}
+        if self._column_types is None:  # first insert: ask the server once (a DESCRIBE per insert otherwise)
+            context = client.create_insert_context(self.name, self.columns, settings=settings, data=data)
+            self._column_types = context.column_types
+            client.insert(context=context)
+        else:
+            client.insert(self.name, data, column_names=self.columns, column_types=self._column_types,
+                          settings=settings)
+        self.inserts += 1
+
+    async def close(self) -> None:
+        if self._client is not None:
             try:
-                await asyncio.to_thread(self._insert, table, rows, columns)
-                return
-            except Exception as exc:  # noqa: BLE001 - any failure: the server may be down; retry
-                self.retries += 1
-                self._client = None
-                log.warning("insert of %d rows into %s failed after %.1fs (%s); retrying in %.1fs",
-                            len(rows), table, time.monotonic() - started, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.settings.sink_max_backoff_s)
+                self._client.close()
+            except Exception:  # noqa: BLE001
+                pass
+            self._client = None
+
+
+async def _run_to_end(function: Any, *args: Any) -> Any:
+    """`function(*args)` in a thread; if the caller is cancelled meanwhile, wait for the thread
+    to finish before giving up, so its effect can never land after the caller moved on."""
+    future = asyncio.ensure_future(asyncio.to_thread(function, *args))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await asyncio.wait([future])
+        raise

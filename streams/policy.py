@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from ..models.rules import find_pii, redact
+from ..models.rules import mask_sensitive
 from ..models.scoring import Score
 from ..ops.settings import RaiwatchSettings
 from ..schemas.common import Pillar, Severity
@@ -76,14 +76,14 @@ def is_flagged(score: Score, policy: PolicyV1) -> bool:
 
 
 def redacted_texts(prompt: str, output: str, scores: Sequence[Score]) -> tuple[str, str]:
-    """Masked prompt and output: from the PII check when it ran, else the regex masker, so
-    nothing reaches storage unmasked by default."""
+    """Masked prompt and output for storage: the PII check's masking when one ran (presidio
+    finds names the patterns cannot), then always the conservative storage masker
+    (`mask_sensitive`: secrets, keys, tokens, every card-like digit run), so nothing reaches
+    storage unmasked whichever checks are configured."""
     found: dict[str, str] = {}
     for score in scores:
         found.update({k: v for k, v in score.redacted.items() if k not in found})
-    masked_prompt = found["prompt"] if "prompt" in found else redact(prompt, find_pii(prompt))
-    masked_output = found["output"] if "output" in found else redact(output, find_pii(output))
-    return masked_prompt, masked_output
+    return mask_sensitive(found.get("prompt", prompt)), mask_sensitive(found.get("output", output))
 
 
 def judge_route(
@@ -91,14 +91,14 @@ def judge_route(
 ) -> str | None:
     """Why this verdict should go to the judge, or None: an uncertain score, a high-risk
     category, or the tenant's sampling rate (deterministic per request, so retries agree)."""
-    low, high = settings.judge_band
+    low, high = settings.judge.band
     for score in scores:
         if score.value is not None and low <= score.value <= high:
             return f"uncertain:{check_name(score.check)}"
-    risky = sorted(set(categories) & set(settings.judge_high_risk_categories))
+    risky = sorted(set(categories) & set(settings.judge.high_risk_categories))
     if risky:
         return f"high_risk:{risky[0]}"
-    rate = settings.judge_sample_rates.get(tenant, settings.judge_sample_rates.get("*", 0.0))
+    rate = settings.judge.sample_rates.get(tenant, settings.judge.sample_rates.get("*", 0.0))
     if rate > 0:
         bucket = int(hashlib.sha256(request_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
         if bucket < rate:

@@ -17,10 +17,10 @@ from dataclasses import replace
 from ..models.registry import create_check
 from ..models.scoring import Score, Scorer, ScoringItem
 from .alerting import Alerter
-from .app import Pipeline
 from .messages import JoinedRequest, JudgeRequest
 from .policy import judge_route
-from .txloop import AfterCommit, Outbox
+from .runtime.checkpoint import Checkpoint
+from .runtime.context import StageContext
 from .verdicts import build_verdict, scoring_item
 
 log = logging.getLogger(__name__)
@@ -52,29 +52,29 @@ class Screener:
     """Scores joined requests and publishes their verdicts (and judge requests, alerts) in the
     join's transaction."""
 
-    def __init__(self, pipeline: Pipeline, alerter: Alerter) -> None:
-        self.pipeline, self.alerter = pipeline, alerter
-        self.settings = pipeline.settings
-        self.checks = [create_check(name) for name in self.settings.screen_checks]
-        self.judge_enabled = self.settings.judge_check is not None
+    def __init__(self, ctx: StageContext, alerter: Alerter) -> None:
+        self.ctx, self.alerter = ctx, alerter
+        self.settings = ctx.settings
+        self.checks = [create_check(spec.name, **spec.args) for spec in self.settings.screen.checks]
+        self.judge_enabled = self.settings.judge.check is not None
 
-    async def screen(self, requests: list[tuple[int, JoinedRequest]], outbox: Outbox) -> AfterCommit:
-        """Publish a verdict per (partition, request); returns the post-commit action."""
+    async def screen(self, requests: list[tuple[int, JoinedRequest]], checkpoint: Checkpoint) -> None:
+        """Publish a verdict per (partition, request) with `checkpoint`."""
         if not requests:
-            return None
-        topics, started = self.pipeline.topics, time.time()
+            return
+        topics, started = self.ctx.topics, time.time()
         scores = await run_checks(self.checks, [scoring_item(r) for _, r in requests])
         screen_ms = (time.time() - started) * 1000
         verdicts = []
         for (partition, request), item_scores in zip(requests, scores, strict=True):
             latency = {"join_wait": float(request.joined_ms - request.first_seen_ms), "screen": screen_ms}
-            verdict = build_verdict(request, item_scores, self.pipeline.policy, latency_ms=latency)
+            verdict = build_verdict(request, item_scores, self.ctx.policy, latency_ms=latency)
             verdicts.append((partition, verdict))
             key = request.request_id.encode()
-            await outbox.send(topics["verdicts"], verdict.model_dump_json().encode(), key=key)
+            await checkpoint.send(topics.verdicts, verdict.model_dump_json().encode(), key=key)
             reason = (judge_route(self.settings, request.request_id, verdict.tenant, item_scores, verdict.categories)
                       if self.judge_enabled else None)
             if reason:
                 routed = JudgeRequest(verdict=verdict, request=request, reason=reason)
-                await outbox.send(topics["judge"], routed.model_dump_json().encode(), key=key)
-        return await self.alerter.publish(verdicts, outbox)
+                await checkpoint.send(topics.judge, routed.model_dump_json().encode(), key=key)
+        await self.alerter.publish(verdicts, checkpoint)

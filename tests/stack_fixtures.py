@@ -25,12 +25,12 @@ def free_ports(count: int) -> list[int]:
 def isolated_stack_settings(home: Path) -> RaiwatchSettings:
     """Settings for a private stack in `home` on fresh ports (shares the jar cache)."""
     kafka, controller, http, tcp = free_ports(4)
-    return RaiwatchSettings(home=home, kafka_port=kafka, kafka_controller_port=controller,
-                            clickhouse_http_port=http, clickhouse_tcp_port=tcp)
+    return RaiwatchSettings().replace(stack__home=home, stack__kafka_port=kafka, stack__kafka_controller_port=controller,
+                                      stack__clickhouse_http_port=http, stack__clickhouse_tcp_port=tcp)
 
 
 def namespaced(settings: RaiwatchSettings) -> RaiwatchSettings:
     """The same servers with a fresh topic prefix and database, so tests never see each
     other's data."""
     token = uuid.uuid4().hex[:10]
-    return settings.model_copy(update={"topic_prefix": f"t{token}.", "clickhouse_database": f"t_{token}"})
+    return settings.replace(kafka__topic_prefix=f"t{token}.", clickhouse__database=f"t_{token}")

@@ -42,7 +42,7 @@ def fresh(settings: RaiwatchSettings, tag: str) -> Iterator[RaiwatchSettings]:
     """Settings for one measurement with topics and a database of its own, removed afterwards
     (left behind, their tables' background merges slowed every later run)."""
     token = f"{tag}{uuid.uuid4().hex[:6]}"
-    run = settings.model_copy(update={"topic_prefix": f"bench{token}.", "clickhouse_database": f"bench_{token}"})
+    run = settings.replace(kafka__topic_prefix=f"bench{token}.", clickhouse__database=f"bench_{token}")
     from ...schemas.clickhouse import clickhouse_client
     from ...schemas.clickhouse.migrate import migrate
 
@@ -52,23 +52,23 @@ def fresh(settings: RaiwatchSettings, tag: str) -> Iterator[RaiwatchSettings]:
         yield run
     finally:
         delete_prefixed_topics(run)
-        clickhouse_client(settings).command(f"DROP DATABASE IF EXISTS {run.clickhouse_database} SYNC")
+        clickhouse_client(settings).command(f"DROP DATABASE IF EXISTS {run.clickhouse.database} SYNC")
 
 
 async def passthrough_ceiling(settings: RaiwatchSettings, traffic: Path) -> dict:
     """Publish the traffic to one topic, then time consume -> produce of every message."""
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from .. import kafka_clients
 
     source, sink = settings.topic("rai.prompts"), settings.topic("rai.outputs")
     messages = list(read_messages(traffic, None))
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, enable_idempotence=True, linger_ms=5)
+    producer = kafka_clients.producer(settings, enable_idempotence=True, linger_ms=5)
     await producer.start()
     try:
         for batch_start in range(0, len(messages), 1000):
             await asyncio.gather(*[await producer.send(source, m.value, key=m.key)
                                    for m in messages[batch_start:batch_start + 1000]])
-        consumer = AIOKafkaConsumer(source, bootstrap_servers=settings.bootstrap_servers, group_id=f"{source}-ceiling",
-                                    auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=2000)
+        consumer = kafka_clients.consumer(settings, source, group_id=f"{source}-ceiling", auto_offset_reset="earliest",
+                                          enable_auto_commit=False, max_poll_records=2000)
         await consumer.start()
         started, moved = time.monotonic(), 0
         try:
@@ -197,7 +197,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="raiwatch-bench-"))
     traffic = work / "throughput.jsonl"
     write_traffic(traffic, args.requests, 0, seed=20, kind_weights=PAIRED_ONLY)
-    result: dict = {"machine": {"cpus": os.cpu_count()}, "checks": settings.screen_checks}
+    result: dict = {"machine": {"cpus": os.cpu_count()}, "checks": [str(check) for check in settings.screen.checks]}
     with fresh(settings, "c") as run:
         result["ceiling"] = asyncio.run(passthrough_ceiling(run, traffic))
     with fresh(settings, "t") as run:

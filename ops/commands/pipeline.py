@@ -10,23 +10,24 @@ from ..settings import get_settings
 def register(app: typer.Typer) -> None:
     @app.command("worker")
     def worker(
-        loglevel: str = typer.Option("WARNING", help="Faust log level."),
-        web: bool = typer.Option(False, "--web", help="Run the Faust web server (RAIWATCH_WEB_PORT)."),
+        loglevel: str = typer.Option("WARNING", help="Log level (DEBUG, INFO, WARNING, ERROR)."),
+        health_port: int = typer.Option(None, "--health-port",
+                                        help="Serve /live, /ready and /status on this port (RAIWATCH_STAGES__HEALTH_PORT)."),
         only: str = typer.Option(
             None, "--only", metavar="stages|sinks",
             help="Run one part: the Kafka stages (join, screen, judge, alerts) or the ClickHouse sinks. "
-                 "Default: both (the sinks in a child process, see RAIWATCH_SINK_PROCESS)."),
+                 "Default: both (the sinks in a child process, see RAIWATCH_STAGES__PROCESS_SINKS_APART)."),
     ) -> None:
-        """Run the streaming pipeline (join, screen, judge, sinks, alerts) until stopped."""
+        """Run the streaming pipeline (join, screen, judge, sinks, alerts) until SIGTERM."""
         from ...streams.app import PARTS
         from ...streams.worker import run_worker
 
         if only is not None and only not in PARTS:
             raise typer.BadParameter(f"choose one of: {', '.join(PARTS)}", param_hint="--only")
         settings = get_settings()
-        if web:
-            settings = settings.model_copy(update={"web_enabled": True})
-        run_worker(settings, loglevel=loglevel, only=only)
+        if health_port is not None:
+            settings = settings.replace(stages__health_port=health_port)
+        raise typer.Exit(run_worker(settings, loglevel=loglevel, only=only))
 
     @app.command("demo")
     def demo(

@@ -32,13 +32,14 @@ class ServiceStatus:
 
 def status(settings: RaiwatchSettings) -> list[ServiceStatus]:
     """Health of both services (a service we did not start but that answers counts as healthy)."""
-    kafka_ok, kafka_detail = kafka.is_healthy(settings.bootstrap_servers, timeout_s=3.0)
-    ch_ok, ch_detail = clickhouse.is_healthy(settings.clickhouse_address, settings.clickhouse_http_port)
+    kafka_ok, kafka_detail = kafka.is_healthy(settings, timeout_s=3.0)
+    ch_host, ch_port = settings.clickhouse_address
+    ch_ok, ch_detail = clickhouse.is_healthy(ch_host, ch_port)
     return [
         ServiceStatus("kafka", settings.bootstrap_servers, kafka.kafka_process(settings).pid(), kafka_ok, kafka_detail),
         ServiceStatus(
             "clickhouse",
-            f"http://{settings.clickhouse_address}:{settings.clickhouse_http_port}",
+            f"http://{ch_host}:{ch_port}",
             clickhouse.clickhouse_process(settings).pid(),
             ch_ok,
             ch_detail,
@@ -56,7 +57,7 @@ def up(settings: RaiwatchSettings, *, provision: bool = True) -> list[ServiceSta
     if not current["clickhouse"].healthy:
         clickhouse.start(settings)
         started.append(clickhouse.clickhouse_process(settings))
-    services = wait_healthy(settings, settings.health_timeout_s, started)
+    services = wait_healthy(settings, settings.stack.health_timeout_s, started)
     if provision:
         from ...schemas.clickhouse.migrate import migrate
         from ..topics import create_topics

@@ -14,12 +14,12 @@ SERVER_MODULE = "raiwatch.ops.stack.clickhouse_server"
 
 def clickhouse_dir(settings: RaiwatchSettings) -> Path:
     """Server config and data (kept across restarts)."""
-    return settings.home_dir / "clickhouse"
+    return settings.stack.home_dir / "clickhouse"
 
 
 def clickhouse_process(settings: RaiwatchSettings) -> ManagedProcess:
     """The server as a managed process; its marker is its own directory."""
-    run = settings.home_dir / "run"
+    run = settings.stack.home_dir / "run"
     return ManagedProcess(
         name="clickhouse",
         pid_file=run / "clickhouse.pid",
@@ -37,8 +37,8 @@ def start(settings: RaiwatchSettings) -> int:
     directory = clickhouse_dir(settings)
     directory.mkdir(parents=True, exist_ok=True)
     argv = [
-        sys.executable, "-m", SERVER_MODULE, "--dir", str(directory), "--host", settings.host,
-        "--http-port", str(settings.clickhouse_http_port), "--tcp-port", str(settings.clickhouse_tcp_port),
+        sys.executable, "-m", SERVER_MODULE, "--dir", str(directory), "--host", settings.stack.host,
+        "--http-port", str(settings.stack.clickhouse_http_port), "--tcp-port", str(settings.stack.clickhouse_tcp_port),
     ]
     return proc.start(argv, cwd=directory)
 

@@ -2,7 +2,7 @@
 
 Jars are resolved once by Maven into a cache keyed by the pom's hash (so a Kafka upgrade is a
 pom edit), the storage directory is formatted once, and the broker runs detached with a pid
-file and a log file under `settings.home`.
+file and a log file under `settings.stack.home`.
 """
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ logger.server.level = info
 
 def kafka_dir(settings: RaiwatchSettings) -> Path:
     """Broker state: config, data, cluster id."""
-    return settings.home_dir / "kafka"
+    return settings.stack.home_dir / "kafka"
 
 
 def kafka_process(settings: RaiwatchSettings) -> ManagedProcess:
     """The broker as a managed process; its marker is its own config path."""
-    run = settings.home_dir / "run"
+    run = settings.stack.home_dir / "run"
     return ManagedProcess(
         name="kafka",
         pid_file=run / "kafka.pid",
@@ -78,7 +78,7 @@ def write_config(settings: RaiwatchSettings) -> Path:
     """server.properties for a single KRaft node on loopback (rewritten on every start)."""
     base = kafka_dir(settings)
     (base / "data").mkdir(parents=True, exist_ok=True)
-    host, port, cport = settings.host, settings.kafka_port, settings.kafka_controller_port
+    host, port, cport = settings.stack.host, settings.stack.kafka_port, settings.stack.kafka_controller_port
     props = {
         "process.roles": "broker,controller",
         "node.id": "1",
@@ -99,7 +99,7 @@ def write_config(settings: RaiwatchSettings) -> Path:
         "group.initial.rebalance.delay.ms": "0",
         "auto.create.topics.enable": "false",
         "num.partitions": "1",
-        "message.max.bytes": str(max(settings.max_message_bytes * 2, 2_097_152)),
+        "message.max.bytes": str(max(settings.kafka.max_message_bytes * 2, 2_097_152)),
         "log.retention.check.interval.ms": "60000",
     }
     path = base / "server.properties"
@@ -148,27 +148,27 @@ def start(settings: RaiwatchSettings) -> int:
     argv = [
         # The whole heap from the start (as Kafka's own start script does): grown from a small
         # initial heap under load, the broker's first minutes ran frequent young collections.
-        _java(), f"-Xmx{settings.kafka_heap}", f"-Xms{settings.kafka_heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+        _java(), f"-Xmx{settings.stack.kafka_heap}", f"-Xms{settings.stack.kafka_heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={kafka_dir(settings) / 'log4j2.properties'}",
         "-cp", f"{libs}/*", "kafka.Kafka", str(config),
     ]
     return proc.start(argv, cwd=kafka_dir(settings))
 
 
-def is_healthy(bootstrap: str, timeout_s: float = 5.0) -> tuple[bool, str]:
+def is_healthy(settings: RaiwatchSettings, timeout_s: float = 5.0) -> tuple[bool, str]:
     """A metadata request answered within `timeout_s` means healthy."""
-    return asyncio.run(_probe(bootstrap, timeout_s))
+    return asyncio.run(_probe(settings, timeout_s))
 
 
-async def _probe(bootstrap: str, timeout_s: float) -> tuple[bool, str]:
+async def _probe(settings: RaiwatchSettings, timeout_s: float) -> tuple[bool, str]:
     import logging
 
-    from aiokafka.admin import AIOKafkaAdminClient
+    from .. import kafka_clients
 
     # A broker that is still starting refuses connections; that is the answer, not a log line.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    admin = kafka_clients.admin(settings, request_timeout_ms=int(timeout_s * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         cluster = await asyncio.wait_for(admin.describe_cluster(), timeout_s)

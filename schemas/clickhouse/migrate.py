@@ -56,7 +56,7 @@ def available_migrations() -> list[Migration]:
 
 def migrate(settings: RaiwatchSettings) -> list[str]:
     """Apply pending migrations; returns the names applied (empty when up to date)."""
-    database = settings.clickhouse_database
+    database = settings.clickhouse.database
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", database):
         raise MigrationError(f"invalid database name {database!r}")
     client = clickhouse_client(settings, database="")
@@ -103,7 +103,7 @@ def applied_migrations(settings: RaiwatchSettings) -> list[tuple[int, str, str]]
         return [
             tuple(row)
             for row in client.query(
-                f"SELECT version, name, checksum FROM `{settings.clickhouse_database}`.schema_migrations FINAL ORDER BY version"
+                f"SELECT version, name, checksum FROM `{settings.clickhouse.database}`.schema_migrations FINAL ORDER BY version"
             ).result_rows
         ]
     finally:

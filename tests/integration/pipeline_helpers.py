@@ -10,6 +10,7 @@ import orjson
 
 from raiwatch.ops.pipeline_run import start_worker, stop_worker
 from raiwatch.ops.replay import replay
+from raiwatch.ops.topic_reader import committed_records as read_committed
 from raiwatch.ops.traffic import generate
 
 
@@ -58,31 +59,8 @@ class WorkerProcess:
 
 
 def committed_records(settings, name: str) -> list:
-    """Every record of registry topic `name` that a read_committed consumer sees (what the stages'
-    transactions committed), read from the beginning to the current end."""
-
-    async def read() -> list:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-
-        from raiwatch.schemas.registry import topic_spec
-
-        consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
-                                    isolation_level="read_committed", auto_offset_reset="earliest")
-        await consumer.start()
-        try:
-            tps = [TopicPartition(settings.topic(name), p) for p in range(topic_spec(name).partitions)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            end = await consumer.end_offsets(tps)
-            records = []
-            while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
-                for batch in (await consumer.getmany(timeout_ms=1000)).values():
-                    records.extend(batch)
-            return records
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(read())
+    """Every record of registry topic `name` that a read_committed consumer sees."""
+    return read_committed(settings, settings.topic(name))
 
 
 def assert_exactly_once_on_topics(settings, requests: int, malformed: int) -> None:
@@ -94,3 +72,16 @@ def assert_exactly_once_on_topics(settings, requests: int, malformed: int) -> No
     assert sum(ids.values()) == requests, f"duplicated verdicts: {[(k, n) for k, n in ids.items() if n > 1][:5]}"
     dead = committed_records(settings, "rai.dlq")
     assert len(dead) == malformed, f"{len(dead)} dead letters for {malformed} malformed messages"
+
+
+def assert_exact_without_final(settings, verdicts: int, dead_letters: int) -> None:
+    """No row was inserted twice: plain counts (what a dashboard without FINAL reads) equal the
+    expected ones, not only the deduplicated counts."""
+    from raiwatch.schemas.clickhouse import clickhouse_client
+
+    client = clickhouse_client(settings)
+    plain = (client.query("SELECT count() FROM verdicts").result_rows[0][0],
+             client.query("SELECT count() FROM dead_letters").result_rows[0][0])
+    messages = client.query("SELECT count() FROM messages").result_rows[0][0]
+    assert plain == (verdicts, dead_letters), f"without FINAL: {plain} rows for {(verdicts, dead_letters)}"
+    assert messages == verdicts, f"{messages} message rows for {verdicts} requests"

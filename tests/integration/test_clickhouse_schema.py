@@ -24,10 +24,10 @@ def _ddl(client, database: str) -> dict[str, str]:
 
 def test_migrations_applied_twice_change_nothing(fresh_settings) -> None:
     client = clickhouse_client(fresh_settings)
-    before = _ddl(client, fresh_settings.clickhouse_database)
+    before = _ddl(client, fresh_settings.clickhouse.database)
     assert set(TABLES) <= set(before)
     assert migrate(fresh_settings) == []
-    assert _ddl(client, fresh_settings.clickhouse_database) == before
+    assert _ddl(client, fresh_settings.clickhouse.database) == before
     count = client.query("SELECT count() FROM schema_migrations").result_rows[0][0]
     assert count == len(available_migrations())
 
@@ -72,7 +72,7 @@ def test_every_column_type_round_trips(fresh_settings, table: str) -> None:
     columns = client.query(
         "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String} "
         "AND default_kind NOT IN ('MATERIALIZED', 'ALIAS') ORDER BY position",
-        parameters={"db": fresh_settings.clickhouse_database, "t": table},
+        parameters={"db": fresh_settings.clickhouse.database, "t": table},
     ).result_rows
     names = [n for n, _ in columns]
     rows = [[sample_value(t, i) for _, t in columns] for i in range(4)]
@@ -97,7 +97,7 @@ def test_replacing_tables_dedup_retried_inserts(fresh_settings) -> None:
     client = clickhouse_client(fresh_settings)
     row = ["v1", "r1", datetime(2026, 11, 1, tzinfo=UTC), "acme", "m", "1", "", "screen", 1, "p", 1,
            ["safety"], ["S1"], 1, 0, 0, "high", {"c@1": 0.9}, [], None, "", "[]", "en",
-           datetime(2026, 11, 1, tzinfo=UTC), {"screen": 1.0}]
+           datetime(2026, 11, 1, tzinfo=UTC), {"screen": 1.0}, 0, 17]  # ..., kafka_partition, kafka_offset
     names = [n for n, in client.query(
         "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'verdicts' "
         "AND name != 'written_at' ORDER BY position").result_rows]

@@ -19,7 +19,10 @@ from raiwatch.ops.pipeline_run import Counts, wait_for_counts
 from raiwatch.ops.stack import clickhouse, kafka
 from raiwatch.schemas.clickhouse import clickhouse_client
 
-from .pipeline_helpers import WorkerProcess, assert_exactly_once_on_topics, replay_file, write_traffic_file
+from ..stack_fixtures import free_ports
+from .pipeline_helpers import (
+    WorkerProcess, assert_exact_without_final, assert_exactly_once_on_topics, replay_file, write_traffic_file,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +53,7 @@ def alive(pid: int) -> bool:
 
 @pytest.fixture
 def pipeline_settings(fresh_settings):
-    return fresh_settings.model_copy(update={"join_timeout_s": 3.0})
+    return fresh_settings.replace(join__timeout_s=3.0)
 
 
 @pytest.fixture
@@ -115,33 +118,71 @@ def test_kill_9_mid_stream_loses_and_duplicates_nothing(pipeline_settings, worke
     publisher.join()
     got = wait_for_counts(pipeline_settings, stats["requests"], stats["malformed"], 240, worker=worker.proc)
     assert got == Counts(stats["requests"], stats["malformed"]), (got, worker.log())
+    assert_exact_without_final(pipeline_settings, stats["requests"], stats["malformed"])
     assert_exactly_once_on_topics(pipeline_settings, stats["requests"], stats["malformed"])
 
 
-def test_clickhouse_outage_pauses_then_catches_up(pipeline_settings, worker, tmp_path: Path) -> None:
+def test_sigterm_drains_then_a_restart_continues_exactly(pipeline_settings, worker, tmp_path: Path) -> None:
     traffic = tmp_path / "traffic.jsonl"
-    stats = write_traffic_file(traffic, requests=1500, malformed=20, seed=13)
-    half = tmp_path / "half.jsonl"
-    lines = traffic.read_bytes().splitlines(keepends=True)
-    half.write_bytes(b"".join(lines[: len(lines) // 2]))
-    rest = tmp_path / "rest.jsonl"
-    rest.write_bytes(b"".join(lines[len(lines) // 2:]))
-    replay_file(pipeline_settings, half)
-    wait_for_counts(pipeline_settings, 1, 0, 120, worker=worker.proc, settle_s=0)  # mid-stream
-    clickhouse.stop(pipeline_settings)
-    try:
-        replay_file(pipeline_settings, rest)  # arrives while ClickHouse is down
-        time.sleep(20)
-        assert worker.proc.poll() is None, "the worker must survive a ClickHouse outage"
-        # Bounded memory: the stream paused instead of buffering without limit (the sinks run
-        # in the worker's child process).
-        for pid in [worker.proc.pid, *child_pids(worker.proc.pid)]:
-            assert rss_mib(pid) < 1024
-    finally:
-        clickhouse.start(pipeline_settings)
-        stack.wait_healthy(pipeline_settings, 60)
-    got = wait_for_counts(pipeline_settings, stats["requests"], stats["malformed"], 180, worker=worker.proc)
+    stats = write_traffic_file(traffic, requests=1500, malformed=20, seed=16)
+    import threading
+
+    publisher = threading.Thread(target=replay_file, args=(pipeline_settings, traffic, 400.0))
+    publisher.start()
+    time.sleep(3)
+    worker.proc.send_signal(signal.SIGTERM)
+    assert worker.proc.wait(timeout=60) == 0, worker.log()
+    worker.start()
+    publisher.join()
+    got = wait_for_counts(pipeline_settings, stats["requests"], stats["malformed"], 240, worker=worker.proc)
     assert got == Counts(stats["requests"], stats["malformed"]), (got, worker.log())
+    assert_exact_without_final(pipeline_settings, stats["requests"], stats["malformed"])
+    assert_exactly_once_on_topics(pipeline_settings, stats["requests"], stats["malformed"])
+
+
+def test_clickhouse_outage_longer_than_the_poll_interval(fresh_settings, tmp_path: Path) -> None:
+    """ClickHouse away for longer than the consumers' max poll interval: the sinks pause their
+    partitions and keep polling, so the worker stays in its groups; memory stays bounded; once
+    ClickHouse is back every row lands exactly once (with and without FINAL)."""
+    (health_port,) = free_ports(1)
+    settings = fresh_settings.replace(join__timeout_s=3.0, sinks__max_backoff_s=2.0, stages__health_port=health_port,
+                                      kafka__consumer={"max_poll_interval_ms": 10_000})
+    worker = WorkerProcess(settings, tmp_path)
+    worker.start()
+    try:
+        traffic = tmp_path / "traffic.jsonl"
+        stats = write_traffic_file(traffic, requests=1500, malformed=20, seed=13)
+        lines = traffic.read_bytes().splitlines(keepends=True)
+        half, rest = tmp_path / "half.jsonl", tmp_path / "rest.jsonl"
+        half.write_bytes(b"".join(lines[: len(lines) // 2]))
+        rest.write_bytes(b"".join(lines[len(lines) // 2:]))
+        replay_file(settings, half)
+        wait_for_counts(settings, 1, 0, 120, worker=worker.proc, settle_s=0)  # mid-stream
+        clickhouse.stop(settings)
+        try:
+            replay_file(settings, rest)  # arrives while ClickHouse is down
+            time.sleep(25)  # 2.5 x the max poll interval
+            assert worker.proc.poll() is None, "the worker must survive a ClickHouse outage"
+            # Bounded memory: the stream paused instead of buffering without limit (the sinks run
+            # in the worker's child process).
+            for pid in [worker.proc.pid, *child_pids(worker.proc.pid)]:
+                assert rss_mib(pid) < 1024
+            # Paused, not gone: the sink loops are still members of their groups.
+            loops = {loop["name"]: loop for loop in health(health_port, "/status")[1]["loops"]}
+            assert loops["clickhouse-verdicts"]["paused"] and loops["clickhouse-verdicts"]["joined"], loops
+            assert loops["clickhouse-verdicts"]["state"] == "running"
+        finally:
+            clickhouse.start(settings)
+            stack.wait_healthy(settings, 60)
+        got = wait_for_counts(settings, stats["requests"], stats["malformed"], 180, worker=worker.proc)
+        assert got == Counts(stats["requests"], stats["malformed"]), (got, worker.log())
+        assert_exact_without_final(settings, stats["requests"], stats["malformed"])
+        deadline = time.monotonic() + 60
+        while health(health_port, "/ready")[0] != 200 and time.monotonic() < deadline:
+            time.sleep(1)
+        assert health(health_port, "/ready")[0] == 200, health(health_port, "/status")
+    finally:
+        worker.stop()
 
 
 def test_broker_restart_mid_stream(pipeline_settings, worker, tmp_path: Path) -> None:
@@ -163,15 +204,12 @@ def test_broker_restart_mid_stream(pipeline_settings, worker, tmp_path: Path) ->
     assert_exactly_once_on_topics(pipeline_settings, stats["requests"], stats["malformed"])
 
 
-def test_sink_process_lives_and_dies_with_the_worker(pipeline_settings, worker, tmp_path: Path) -> None:
+def test_the_sink_process_is_supervised_and_dies_with_the_worker(pipeline_settings, worker, tmp_path: Path) -> None:
     """The worker runs the sinks in a child process: a kill -9 of the worker takes the child
-    along (no orphan still consuming), and a dead child stops the worker (exit 3), so a
-    supervisor always restarts both."""
+    along (no orphan still consuming); a crashed child is started again by the worker's
+    supervisor; SIGTERM stops both with exit code 0."""
     wait_for_counts(pipeline_settings, 0, 0, 60, worker=worker.proc, settle_s=0)
-    deadline = time.monotonic() + 60
-    while not (children := child_pids(worker.proc.pid)) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert len(children) == 1, (children, worker.log())
+    children = wait_for_children(worker.proc.pid)
     worker.kill9()
     deadline = time.monotonic() + 10
     while alive(children[0]) and time.monotonic() < deadline:
@@ -179,16 +217,41 @@ def test_sink_process_lives_and_dies_with_the_worker(pipeline_settings, worker, 
     assert not alive(children[0]), "the sink process outlived a kill -9 of its worker"
 
     worker.start()
-    deadline = time.monotonic() + 60
-    while not (children := child_pids(worker.proc.pid)) and time.monotonic() < deadline:
+    first = wait_for_children(worker.proc.pid)
+    os.kill(first[0], signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while (children := child_pids(worker.proc.pid)) in ([], first) and time.monotonic() < deadline:
         time.sleep(0.2)
-    os.kill(children[0], signal.SIGKILL)
-    assert worker.proc.wait(timeout=30) == 3, worker.log()
+    assert children and children != first, ("the supervisor did not restart the sink process", worker.log())
+    assert worker.proc.poll() is None
 
-    # And the pipeline still delivers once restarted.
-    worker.start()
+    # And the pipeline still delivers.
     traffic = tmp_path / "traffic.jsonl"
     stats = write_traffic_file(traffic, requests=50, malformed=2, seed=15)
     replay_file(pipeline_settings, traffic)
     got = wait_for_counts(pipeline_settings, stats["requests"], stats["malformed"], 120, worker=worker.proc)
     assert got == Counts(stats["requests"], stats["malformed"]), (got, worker.log())
+    worker.proc.send_signal(signal.SIGTERM)
+    assert worker.proc.wait(timeout=60) == 0, worker.log()
+    assert not alive(children[0])
+
+
+def health(port: int, path: str) -> tuple[int, dict]:
+    """GET the worker's health endpoint: (status code, JSON body)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def wait_for_children(pid: int, timeout_s: float = 60) -> list[int]:
+    deadline = time.monotonic() + timeout_s
+    while not (children := child_pids(pid)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(children) == 1, children
+    return children

@@ -19,7 +19,7 @@ FAST_TIER = ["pii.presidio", "injection.classifier", "harm.classifier", "refusal
 
 
 def test_trained_fast_tier_screens_the_pipeline(fresh_settings, guardrail_artifacts, tmp_path: Path) -> None:
-    settings = fresh_settings.model_copy(update={"screen_checks": FAST_TIER, "join_timeout_s": 3.0})
+    settings = fresh_settings.replace(screen__checks=FAST_TIER, join__timeout_s=3.0)
     traffic = tmp_path / "traffic.jsonl"
     stats = write_traffic_file(traffic, requests=200, malformed=10, seed=43)
     worker = WorkerProcess(settings, tmp_path)

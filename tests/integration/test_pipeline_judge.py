@@ -18,8 +18,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.ml]
 
 def test_routed_verdicts_are_judged_in_place(fresh_settings, tmp_path: Path) -> None:
     model_store.install_smollm2()
-    settings = fresh_settings.model_copy(update={"join_timeout_s": 3.0, "judge_check": "judge.safety",
-                                                 "judge_sample_rates": {"acme": 0.2}})
+    settings = fresh_settings.replace(join__timeout_s=3.0, judge__check="judge.safety",
+                                      judge__sample_rates={"acme": 0.2})
     traffic = tmp_path / "traffic.jsonl"
     stats = write_traffic_file(traffic, requests=80, malformed=0, seed=31)
     worker = WorkerProcess(settings, tmp_path)

@@ -38,10 +38,7 @@ def processes_mentioning(text: str) -> list[int]:
 
 
 def run_cli(settings, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "RAIWATCH_HOME": str(settings.home), "RAIWATCH_KAFKA_PORT": str(settings.kafka_port),
-           "RAIWATCH_KAFKA_CONTROLLER_PORT": str(settings.kafka_controller_port),
-           "RAIWATCH_CLICKHOUSE_HTTP_PORT": str(settings.clickhouse_http_port),
-           "RAIWATCH_CLICKHOUSE_TCP_PORT": str(settings.clickhouse_tcp_port)}
+    env = {**os.environ, **settings.environment()}
     return subprocess.run([sys.executable, "-m", "raiwatch.ops.cli", *args], env=env, capture_output=True, text=True, timeout=180)
 
 
@@ -71,7 +68,7 @@ def test_lifecycle(tmp_path: Path) -> None:
         down = run_cli(settings, "stack", "down", "--json")
         assert down.returncode == 0
         assert "stopped" in orjson.loads(down.stdout)["kafka"]
-        assert processes_mentioning(str(settings.home_dir)) == []
+        assert processes_mentioning(str(settings.stack.home_dir)) == []
         status = run_cli(settings, "stack", "status", "--json")
         assert status.returncode == 1 and not orjson.loads(status.stdout)["kafka"]["healthy"]
 
@@ -86,4 +83,4 @@ def test_lifecycle(tmp_path: Path) -> None:
         assert sorted(orjson.loads(m.value)["n"] for m in kept) == list(range(25))
     finally:
         stack.down(settings)
-    assert processes_mentioning(str(settings.home_dir)) == []
+    assert processes_mentioning(str(settings.stack.home_dir)) == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from raiwatch.streams.txloop import fetch_window
+from raiwatch.streams.runtime.fetch import fetch_window
 
 
 class ScriptedConsumer:
@@ -18,7 +18,7 @@ class ScriptedConsumer:
         self.arrivals = sorted(arrivals, key=lambda a: a[0])
         self.calls: list[int] = []
 
-    async def getmany(self, timeout_ms: int, max_records: int) -> dict[str, list[int]]:
+    async def getmany(self, *partitions, timeout_ms: int, max_records: int) -> dict[str, list[int]]:
         self.calls.append(timeout_ms)
         deadline = time.monotonic() + timeout_ms / 1000
         while True:

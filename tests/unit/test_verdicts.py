@@ -91,14 +91,14 @@ def test_judge_refines_the_same_verdict() -> None:
     ([0.9], "b", {"a": 1.0}, None),
 ])
 def test_judge_routing(scores, tenant, rates, expected) -> None:
-    settings = RaiwatchSettings(judge_sample_rates=rates)
+    settings = RaiwatchSettings().replace(judge__sample_rates=rates)
     items = [Score(check="x@1", pillar=Pillar.SAFETY, value=v) for v in scores]
     assert judge_route(settings, "r1", tenant, items, []) == expected
     assert judge_route(settings, "r1", tenant, [], ["S9.weapons"]) == "high_risk:S9.weapons"
 
 
 def test_sampling_is_deterministic_and_near_the_rate() -> None:
-    settings = RaiwatchSettings(judge_sample_rates={"*": 0.2})
+    settings = RaiwatchSettings().replace(judge__sample_rates={"*": 0.2})
     picks = [judge_route(settings, f"r{i}", "t", [], []) for i in range(5000)]
     assert picks == [judge_route(settings, f"r{i}", "t", [], []) for i in range(5000)]
     assert 0.17 < sum(p == "sampled" for p in picks) / 5000 < 0.23

@@ -1,0 +1,37 @@
+"""What a stage gets to build its loops: settings, topic names, the policy in force, clients.
+Stages take everything from here and never import the app (the only composition root)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ...ops import kafka_clients
+from ...ops.settings import RaiwatchSettings
+from ...schemas.policies import PolicyV1
+from ..topics import PipelineTopics
+from .loop import StallCallback
+from .state_store import ChangelogStore
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """Shared by every stage of one worker."""
+
+    settings: RaiwatchSettings
+    topics: PipelineTopics
+    policy: PolicyV1
+    on_stall: StallCallback | None = None
+
+    def group_id(self, stage: str) -> str:
+        """The consumer group of one stage."""
+        return f"{self.settings.kafka.topic_prefix}{self.settings.stages.app_id}-{stage}"
+
+    def consumer(self, **kwargs: Any) -> Any:
+        """An aiokafka consumer with the configured connection and security settings."""
+        return kafka_clients.consumer(self.settings, **kwargs)
+
+    def changelog_store(self, topic: str, decode_value: Callable[[Any], Any] = lambda value: value) -> ChangelogStore:
+        """A state store backed by `topic`."""
+        return ChangelogStore(lambda **kwargs: self.consumer(**kwargs), topic, decode_value)
