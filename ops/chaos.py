@@ -225,3 +225,32 @@ def contract_holds(report: dict[str, Any]) -> bool:
             == report["malformed"]
             and report["missing_requests"] == 0 and report["requests_with_two_verdicts_on_topic"] == 0
             and report["paired_marked_partial"] == 0)
+
+
+def lagging_partitions(settings: RaiwatchSettings, group_id: str, topics: list[str]) -> dict[str, int]:
+    """Input partitions whose committed offset is behind the log end: `{name: records behind}`
+    (empty when the group has consumed everything)."""
+
+    async def lags() -> dict[str, int]:
+        from aiokafka import TopicPartition
+
+        admin = kafka_clients.admin(settings, request_timeout_ms=10000)
+        consumer = kafka_clients.consumer(settings, enable_auto_commit=False)
+        await admin.start()
+        await consumer.start()
+        try:
+            tps = [TopicPartition(t, p) for t in topics for p in await partition_ids(settings, t)]
+            ends = await consumer.end_offsets(tps)
+            committed = await admin.list_consumer_group_offsets(group_id, partitions=tps)
+            behind = {}
+            for tp in tps:
+                meta = committed.get(tp)
+                offset = meta.offset if meta is not None and meta.offset >= 0 else 0
+                if offset < ends[tp]:
+                    behind[f"{tp.topic}[{tp.partition}]"] = ends[tp] - offset
+            return behind
+        finally:
+            await consumer.stop()
+            await admin.close()
+
+    return asyncio.run(lags())
