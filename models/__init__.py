@@ -1,6 +1,7 @@
 """Guardrails, judges and reward models behind one batchable scoring interface."""
 
-from .registry import create_check, register_check, registered_checks
+from .catalog import available_checks
+from .registry import create_check
 from .scoring import Score, Scorer, ScoringItem
 
-__all__ = ["Score", "Scorer", "ScoringItem", "create_check", "register_check", "registered_checks"]
+__all__ = ["Score", "Scorer", "ScoringItem", "available_checks", "create_check"]

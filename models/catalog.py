@@ -1,11 +1,83 @@
-"""Imports every module that registers checks, so the registry knows them all.
+"""The check table: every built-in check's name and where its implementation lives. A module is
+imported only when one of its checks is first built, so listing the checks never loads numpy,
+spaCy or torch.
 
-Modules that need the ML extra register lazily-loading factories: importing them is cheap and
-never requires torch; building the check does.
+Other packages add checks without editing raiwatch, through the `raiwatch.checks` entry-point
+group: the entry point's name is the check's name, its value the factory (`"module:callable"`),
+e.g. in the plugin's pyproject.toml:
+
+    [project.entry-points."raiwatch.checks"]
+    "acme.shouting" = "acme_checks:ShoutingCheck"
+
+A factory takes the check's arguments as keywords and returns a `Scorer`; it may give the
+scorer a `version` (of its artifact or logic) and an `identity()` (the resolved arguments that
+change its results), which the check id records (`models/registry.py`). A plugin cannot replace
+a built-in check: the built-in name wins, with a warning.
 """
 
 from __future__ import annotations
 
-from . import rules  # noqa: F401
-from . import guardrails  # noqa: F401,E402  (PII, injection, harm and refusal guardrails)
-from .judges import checks as judge_checks  # noqa: F401,E402  (LLM judges; torch loads on first use)
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import entry_points
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "raiwatch.checks"
+
+
+@dataclass(frozen=True)
+class CheckEntry:
+    """A check in the table: its name, its factory's location, what it does, who provides it."""
+
+    name: str
+    target: str  # "module:attribute"
+    description: str
+    provider: str = "raiwatch"
+
+    def load(self) -> Callable[..., Any]:
+        """Import the factory."""
+        module, _, attribute = self.target.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+
+BUILTIN_CHECKS: dict[str, CheckEntry] = {entry.name: entry for entry in [
+    CheckEntry("pii.regex", "raiwatch.models.rules:RegexPiiCheck",
+               "PII and secrets by regular expression (rules; the default tier)"),
+    CheckEntry("harm.keywords", "raiwatch.models.rules:KeywordCheck",
+               "Harm and injection by keyword list (rules; the default tier)"),
+    CheckEntry("refusal.keywords", "raiwatch.models.rules:KeywordRefusalCheck",
+               "Refusal phrases in outputs (rules; the default tier)"),
+    CheckEntry("pii.presidio", "raiwatch.models.guardrails.pii:PresidioPiiCheck",
+               "PII and secrets: presidio patterns + spaCy NER, with redaction"),
+    CheckEntry("injection.classifier", "raiwatch.models.guardrails.classifier:InjectionClassifierCheck",
+               "Prompt injection / jailbreak in the prompt, trained classifier"),
+    CheckEntry("harm.classifier", "raiwatch.models.guardrails.classifier:HarmClassifierCheck",
+               "Harmful request with hazard category (S1-S14), trained classifier"),
+    CheckEntry("refusal.classifier", "raiwatch.models.guardrails.classifier:RefusalClassifierCheck",
+               "Refusal in the output (for over-refusal), trained classifier"),
+    CheckEntry("judge.safety", "raiwatch.models.judges.checks:safety_judge",
+               "LLM judge, safety rubric; calibrated from answer log-probabilities"),
+    CheckEntry("judge.fairness", "raiwatch.models.judges.checks:fairness_judge",
+               "LLM judge, fairness rubric; calibrated from answer log-probabilities"),
+    CheckEntry("judge.prompt_injection", "raiwatch.models.judges.checks:prompt_injection_judge",
+               "LLM judge, prompt-injection rubric; calibrated from answer log-probabilities"),
+]}
+
+
+@cache
+def available_checks() -> dict[str, CheckEntry]:
+    """Built-in checks plus those other installed packages declare (entry points)."""
+    checks = dict(BUILTIN_CHECKS)
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        provider = point.dist.name if point.dist is not None else "unknown"
+        if point.name in BUILTIN_CHECKS:
+            log.warning("package %s declares check %r, which is built in; the built-in one is used", provider,
+                        point.name)
+            continue
+        checks[point.name] = CheckEntry(point.name, point.value, f"provided by {provider}", provider)
+    return checks

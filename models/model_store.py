@@ -166,3 +166,21 @@ def install_tiny_llama(store: Path | None = None, *, force: bool = False) -> Pat
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     return _finish(tmp, dest, {"source": "random LlamaConfig(seed=0) + SmolLM2 tokenizer", "version": "1"})
+
+
+def model_fingerprint(path: Path) -> str:
+    """A short fingerprint of the checkpoint at `path` for check ids: the source hash recorded
+    when raiwatch converted it, else a hash of its config and weight files' names and sizes
+    (cheap; a retrained or requantised checkpoint changes it)."""
+    marker = path / MARKER
+    if marker.is_file():
+        recorded = json.loads(marker.read_text())
+        if recorded.get("source_sha256"):
+            return recorded["source_sha256"][:12]
+    digest = hashlib.sha256()
+    config = path / "config.json"
+    if config.is_file():
+        digest.update(config.read_bytes())
+    for weights in sorted(p for p in path.glob("*") if p.suffix in (".safetensors", ".bin", ".gguf", ".pt")):
+        digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
+    return digest.hexdigest()[:12]

@@ -18,7 +18,7 @@ from .stack.process import wait_for_exit
 
 
 def start_worker(settings: RaiwatchSettings, log_path: Path, worker_id: str | None = None,
-                 loglevel: str = "WARNING") -> subprocess.Popen:
+                 loglevel: str = "WARNING", env: dict[str, str] | None = None) -> subprocess.Popen:
     """`raiwatch worker` as a child process with `settings` (and `worker_id`, which every
     concurrently running worker needs its own of), output to `log_path`."""
     if worker_id is not None:
@@ -27,7 +27,7 @@ def start_worker(settings: RaiwatchSettings, log_path: Path, worker_id: str | No
     with open(log_path, "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "raiwatch.ops.cli", "worker", "--loglevel", loglevel],
-            env={**os.environ, **settings.environment()},
+            env={**os.environ, **settings.environment(), **(env or {})},
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 

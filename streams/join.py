@@ -23,7 +23,9 @@ from ..schemas.decoder import DecodeFailure, decode
 from ..schemas.registry import topic_spec
 from .alerting import Alerter, alert_mark_expired, is_alert_mark
 from .input_progress import InputProgress
-from .join_state import Emit, Reject, Skip, Store, expire, missing_side, on_event, should_expire, written_ms
+from .join_state import (
+    Emit, Reject, Skip, Store, expire, missing_side, on_event, should_expire, should_purge, written_ms,
+)
 from .messages import JoinedRequest
 from .runtime.checkpoint import Checkpoint
 from .runtime.context import StageContext
@@ -48,7 +50,7 @@ class JoinHandler(Handler):
 
     def __init__(self, ctx: StageContext) -> None:
         settings, topics = ctx.settings, ctx.topics
-        self.settings, self.dlq_topic = settings, topics.dlq
+        self.settings, self.topics, self.dlq_topic = settings, topics, topics.dlq
         self.specs = {topics.prompts: ("prompt", topic_spec("rai.prompts")),
                       topics.outputs: ("output", topic_spec("rai.outputs"))}
         self.topic_of = {side: name for name, (side, _) in self.specs.items()}
@@ -145,10 +147,10 @@ class JoinHandler(Handler):
                     continue
                 written = value["written_ms"]
             else:
-                written = written_ms(value)
-                if value["done"] and now - written >= self.retention_ms:
+                if should_purge(value, now, self.retention_ms):
                     self.store.delete(partition, key)
                     continue
+                written = written_ms(value)
             if now - written < self.retention_ms:
                 break
 

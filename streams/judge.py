@@ -33,8 +33,9 @@ class JudgeHandler(Handler):
     def __init__(self, ctx: StageContext) -> None:
         settings, topics = ctx.settings, ctx.topics
         self.ctx, self.topics = ctx, topics
-        spec = settings.judge.check
-        self.judge_check = create_check(spec.name, **spec.args)
+        spec, api_key = settings.judge.check, settings.judge.api_key
+        secret = {"api_key": api_key.get_secret_value()} if api_key is not None and spec.args.get("backend") == "openai" else {}
+        self.judge_check = create_check(spec.name, **spec.args, **secret)
         self.store = ctx.changelog_store(topics.judge_changelog)
         self.alerter = Alerter(settings, ctx.policy, self.store, topics.alerts)
 

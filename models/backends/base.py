@@ -10,6 +10,8 @@ so in the rationale).
 
 from __future__ import annotations
 
+from typing import Any
+
 import abc
 import random
 from collections.abc import Mapping, Sequence
@@ -98,6 +100,11 @@ class JudgeBackend(abc.ABC):
             raise BackendError("max_connections must be >= 1")
         self.retry = retry or RetryPolicy()
         self.max_connections = max_connections
+
+    def identity(self) -> dict[str, Any]:
+        """What this backend contributes to the judge's check id: its kind, the model, and
+        (in process) a fingerprint of the weights."""
+        return {"backend": self.name}
 
     async def load(self) -> None:
         """Load weights or open connections; called once before the first `generate`."""

@@ -80,6 +80,11 @@ class TransformersBackend(JudgeBackend):
         self._lock = asyncio.Lock()
         self.load_seconds: float | None = None
 
+    def identity(self) -> dict[str, Any]:
+        from ..model_store import model_fingerprint
+
+        return {"backend": self.name, "model": self.model_path.name, "weights": model_fingerprint(self.model_path)}
+
     async def load(self) -> None:
         async with self._lock:
             if self._model is None:

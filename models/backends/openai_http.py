@@ -13,7 +13,6 @@ HTTP errors and exhausted retries become that item's `error`, so the judge retur
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,13 +47,22 @@ class OpenAIBackend(JudgeBackend):
         # Accept both "http://host:8000" and "http://host:8000/v1".
         self.base_url = base_url.rstrip("/").removesuffix("/v1") + "/v1"
         self.model = model
-        # Read from the environment by default so a secret never lands in a check id.
-        self.api_key = api_key or os.environ.get("RAIWATCH_JUDGE_API_KEY")
+        # From the settings by default (judge.api_key, a secret that is never logged); an
+        # argument named like a secret never lands in a check id either.
+        if api_key is None:
+            from ...ops.settings import get_settings
+
+            secret = get_settings().judge.api_key
+            api_key = secret.get_secret_value() if secret is not None else None
+        self.api_key = api_key
         self.top_logprobs = top_logprobs
         self.request_timeout_s = request_timeout_s
         self.extra_body = dict(extra_body or {})
         self._client: httpx.AsyncClient | None = None
         self._slots = asyncio.Semaphore(max_connections)
+
+    def identity(self) -> dict[str, Any]:
+        return {"backend": self.name, "model": self.model}
 
     async def load(self) -> None:
         if self._client is None:

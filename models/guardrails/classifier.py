@@ -1,9 +1,10 @@
 """Trained guardrail classifiers as checks: prompt injection, harmful requests, refusals.
 
 Each loads its artifact (`artifacts.py`) once, scores a whole batch with one sparse matrix
-product (long texts as overlapping windows, the worst window counting), and explains a flag with the word n-grams that pushed the score up most, located in
-the text as evidence spans. Artifacts are built by `raiwatch guardrails train`; the registry
-entries live in `models/guardrails/__init__.py` so that registering never imports numpy.
+product (long texts as overlapping windows, the worst window counting), and explains a flag
+with the word n-grams that pushed the score up most, located in the text as evidence spans.
+Artifacts are built by `raiwatch guardrails train`; the check table (`models/catalog.py`)
+imports this module only when one of these checks is built.
 """
 
 from __future__ import annotations
@@ -82,6 +83,10 @@ class GuardrailClassifierCheck:
         self._features = pipeline.named_steps["features"]
         self._classifier = pipeline.named_steps["classifier"]
         self._word_vocab, self._word_coef = self._word_weights()
+
+    def identity(self) -> dict[str, Any]:
+        """What changes this check's results besides its arguments: the training data."""
+        return {"data": self.artifact.manifest.get("data_fingerprint", "")}
 
     def _word_weights(self) -> tuple[np.ndarray, np.ndarray]:
         word = dict(self._features.transformer_list)["word"]

@@ -151,6 +151,7 @@ class PresidioPiiCheck:
     `ner_entities=("PERSON", "LOCATION")` to mask them too."""
 
     pillar = Pillar.PRIVACY_SECURITY
+    version = "1"
     check_id = "pii.presidio@1"
 
     def __init__(self, scan_prompt: bool = True, ner: bool = True, min_score: float = 0.4, batch_size: int = 256,

@@ -1,4 +1,5 @@
-"""Registers the built-in judges (`judge.safety`, `judge.fairness`, `judge.prompt_injection`).
+"""The built-in judges (`judge.safety`, `judge.fairness`, `judge.prompt_injection`), one factory
+per rubric, listed in the check table (`models/catalog.py`).
 
 Building a judge is cheap and needs no torch: it checks that the model exists (so `raiwatch
 score` can skip judges whose artifacts are missing) and creates the backend, which loads the
@@ -13,7 +14,6 @@ from typing import Any
 from ..backends.base import JudgeBackend, RetryPolicy
 from ..backends.exceptions import BackendError
 from ..model_store import SMOLLM2, resolve_model
-from ..registry import register_check
 from .policies import BUILTIN_RUBRICS
 from .rubric import Rubric
 from .scorer import LLMJudge
@@ -66,9 +66,11 @@ def _judge_factory(rubric: Rubric) -> Callable[..., LLMJudge]:
         built = make_backend(backend, model, base_url=base_url, **backend_args)  # type: ignore[arg-type]
         return LLMJudge(rubric, built, timeout_s=timeout_s, threshold=threshold)
 
+    factory.__name__ = f"{rubric.name}_judge"
     factory.__doc__ = f"LLM judge, rubric {rubric.name!r} ({rubric.pillar.value}); score from answer log-probabilities."
     return factory
 
 
-for _rubric in BUILTIN_RUBRICS.values():
-    register_check(f"judge.{_rubric.name}", version=f"rubric{_rubric.version}")(_judge_factory(_rubric))
+safety_judge = _judge_factory(BUILTIN_RUBRICS["safety"])
+fairness_judge = _judge_factory(BUILTIN_RUBRICS["fairness"])
+prompt_injection_judge = _judge_factory(BUILTIN_RUBRICS["prompt_injection"])

@@ -39,8 +39,13 @@ class LLMJudge:
         self.threshold = threshold
         self.max_chars = max_chars
         self.pillar: Pillar = rubric.pillar
-        self.check_id = f"judge.{rubric.name}"
+        self.version = f"rubric{rubric.version}"
+        self.check_id = f"judge.{rubric.name}@{self.version}"
         self._loaded = False
+
+    def identity(self) -> dict:
+        """The backend, the model and its weights, and the threshold: what changes results."""
+        return {**self.backend.identity(), "threshold": self.threshold}
 
     async def load(self) -> None:
         """Load the backend now (the CLI times it apart from scoring); raises on failure."""

@@ -46,10 +46,10 @@ def read_item(source: Path | None, text: str | None, as_output: bool):  # type: 
 
 def build_checks(names: list[str] | None, judge_args: dict[str, Any]) -> tuple[list[Any], dict[str, str]]:
     """Checks to run and, for those left out, why. Explicit `--check` names must build."""
-    from ...models.registry import create_check, registered_checks
+    from ...models import available_checks, create_check
 
     checks, skipped = [], {}
-    for name in names or sorted(registered_checks()):
+    for name in names or sorted(available_checks()):
         args = judge_args if name.startswith("judge.") else {}
         try:
             checks.append(create_check(name, **args))

@@ -46,8 +46,9 @@ class Supervised:
 class Supervisor:
     """Runs parts until stopped; see the module docstring."""
 
-    def __init__(self, max_restarts: int, restart_window_s: float) -> None:
+    def __init__(self, max_restarts: int, restart_window_s: float, first_backoff_s: float = 1.0) -> None:
         self.max_restarts, self.restart_window_s = max_restarts, restart_window_s
+        self.first_backoff_s = first_backoff_s  # doubles with each restart in the window, at most 30 s
         self.parts: dict[str, Supervised] = {}
         self._stop = asyncio.Event()
         self._changed = asyncio.Event()
@@ -87,7 +88,7 @@ class Supervisor:
                     code = 1
                     self._stop.set()
                     break
-                delay = min(30.0, 2.0 ** (len(supervised.restarts) - 1))
+                delay = min(30.0, self.first_backoff_s * 2.0 ** (len(supervised.restarts) - 1))
                 log.warning("restarting %s in %.0fs (restart %d of at most %d per %.0fs)", supervised.name, delay,
                             len(supervised.restarts), self.max_restarts, self.restart_window_s)
                 supervised.task = None  # until the back-off is over

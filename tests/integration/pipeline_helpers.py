@@ -38,12 +38,12 @@ def replay_file(settings, path: Path, rate: float | None = None) -> None:
 class WorkerProcess:
     """A `raiwatch worker` child process that the test can kill and restart."""
 
-    def __init__(self, settings, log_dir: Path) -> None:
-        self.settings, self.log_dir, self.proc, self.starts = settings, log_dir, None, 0
+    def __init__(self, settings, log_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.settings, self.log_dir, self.env, self.proc, self.starts = settings, log_dir, env, None, 0
 
     def start(self) -> None:
         self.starts += 1
-        self.proc = start_worker(self.settings, self.log_dir / "worker.log")
+        self.proc = start_worker(self.settings, self.log_dir / "worker.log", env=self.env)
 
     def kill9(self) -> None:
         self.proc.kill()

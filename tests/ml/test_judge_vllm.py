@@ -6,6 +6,7 @@ Skipped only when vllm is not importable (see README, "Installing by hand").
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -83,3 +84,40 @@ async def test_in_process_engine_agrees_with_the_server(server_judge: LLMJudge) 
     for a, b in zip(local, remote, strict=True):
         assert a.value is not None and b.value is not None, (a.error, b.error)
         assert a.value == pytest.approx(b.value, abs=0.05)
+
+
+@pytest.mark.integration
+def test_the_worker_judges_with_the_served_model(vllm_server: str, fresh_settings, tmp_path) -> None:
+    """`raiwatch worker` with the judge on the vLLM OpenAI server: every request routed to the
+    judge gets a scored verdict, and every judged row names the served model."""
+    from raiwatch.ops.pipeline_run import wait_for_counts
+    from raiwatch.schemas.clickhouse import clickhouse_client
+
+    from ..integration.pipeline_helpers import WorkerProcess, replay_file, write_traffic_file
+
+    judge = {"name": "judge.safety", "args": {"backend": "openai", "base_url": vllm_server + "/v1", "model": SERVED_NAME}}
+    settings = fresh_settings.replace(join__timeout_s=3.0, judge__check=judge, judge__sample_rates={"*": 1.0})
+    traffic = tmp_path / "traffic.jsonl"
+    stats = write_traffic_file(traffic, requests=24, malformed=0, seed=32)
+    worker = WorkerProcess(settings, tmp_path)
+    worker.start()
+    try:
+        replay_file(settings, traffic)
+        wait_for_counts(settings, stats["requests"], 0, 240, worker=worker.proc)
+        client = clickhouse_client(settings)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            judged = client.query("SELECT count() FROM verdicts FINAL WHERE stage = 'judge'").result_rows[0][0]
+            if judged == stats["requests"]:
+                break
+            time.sleep(2)
+        rows = client.query("SELECT judge_score, mapKeys(scores), unscored FROM verdicts FINAL "
+                            "WHERE stage = 'judge'").result_rows
+    finally:
+        worker.stop()
+    assert len(rows) == stats["requests"], worker.log()
+    expected_id = (f"judge.safety@rubric1{{backend='openai',base_url='{vllm_server}/v1',model='{SERVED_NAME}',"
+                   "threshold=0.5}")
+    for judge_score, keys, unscored in rows:
+        assert judge_score is not None and not unscored, (judge_score, unscored)
+        assert expected_id in keys, keys
