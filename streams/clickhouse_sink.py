@@ -83,7 +83,7 @@ class ClickHouseTable(Sink):
     def __init__(self, settings: RaiwatchSettings, table: str, columns: list[str], topic: str) -> None:
         self.settings, self.name, self.topic = settings, table, topic
         self.columns = columns + SOURCE_COLUMNS
-        self.max_backoff_s = settings.sinks.max_backoff_s
+        self.first_backoff_s, self.max_backoff_s = settings.sinks.first_backoff_s, settings.sinks.max_backoff_s
         self._client: Any = None
         self._column_types: Any = None  # the server's column types, fetched once
         self._maybe_stored: dict[int, list[tuple[int, int]]] = {}  # partition -> [start, end) offset ranges
@@ -120,7 +120,7 @@ class ClickHouseTable(Sink):
             self._failures += 1
             self._client = None
             self._remember(rows)  # it may have landed after all
-            delay = min(0.1 * 2 ** (self._failures - 1), self.max_backoff_s)
+            delay = min(self.first_backoff_s * 2 ** (self._failures - 1), self.max_backoff_s)
             raise SinkBackpressure(f"insert of {len(rows)} rows into {self.name} failed ({type(exc).__name__}: "
                                    f"{exc})", delay) from exc
         self._failures = 0
@@ -138,7 +138,8 @@ class ClickHouseTable(Sink):
         if self._client is None:
             from ..schemas.clickhouse import clickhouse_client
 
-            self._client = clickhouse_client(self.settings, connect_timeout=5, send_receive_timeout=30)
+            self._client = clickhouse_client(self.settings, connect_timeout=5,
+                                             send_receive_timeout=self.settings.sinks.insert_timeout_s)
         return self._client
 
     def _without_stored(self, rows: Sequence[SinkRow]) -> list[SinkRow]:

@@ -55,7 +55,8 @@ def run_worker(settings: RaiwatchSettings, loglevel: str = "WARNING", only: str 
 async def _run(settings: RaiwatchSettings, loglevel: str, only: str | None) -> int:
     stall_alerts = StallAlerts(settings, PipelineTopics.of(settings).alerts)
     ctx = stage_context(settings, on_stall=stall_alerts)
-    supervisor = Supervisor(settings.stages.max_restarts, settings.stages.restart_window_s)
+    supervisor = Supervisor(settings.stages.max_restarts, settings.stages.restart_window_s,
+                            stop_timeout_s=settings.stages.stop_timeout_s)
     sinks_apart = only is None and settings.stages.process_sinks_apart
     if sinks_apart:
         parts: tuple[str, ...] = ("stages",)

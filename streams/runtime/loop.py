@@ -239,14 +239,15 @@ class StageLoop:
             last_iteration_age_s=time.monotonic() - self.last_iteration, stalls=self.stalls.stalls)
 
     async def _start_producer(self) -> None:
+        stages = self.settings.stages
         self.producer = kafka_clients.producer(
             self.settings,
             # Exactly-once loops write in transactions; sink loops only dead-letter, idempotently.
             transactional_id=self.transactional_id if self.exactly_once else None,
-            enable_idempotence=True, acks="all", linger_ms=5, max_batch_size=262144,
-            max_request_size=_max_request_bytes(self.settings),
+            enable_idempotence=True, acks="all", linger_ms=stages.producer_linger_ms,
+            max_batch_size=stages.producer_batch_bytes, max_request_size=_max_request_bytes(self.settings),
             transaction_timeout_ms=int(self.spec.transaction_timeout_s * 1000),
-            retry_backoff_ms=10,
+            retry_backoff_ms=stages.producer_retry_backoff_ms,
         )
         await self.producer.start()
 
@@ -260,7 +261,8 @@ class StageLoop:
             # Range assignment gives one member the same partition numbers of every input topic:
             # the join needs a request's prompt and output (same key, same partition) together.
             partition_assignment_strategy=(RangePartitionAssignor,),
-            fetch_max_bytes=16 * 1024 * 1024, max_partition_fetch_bytes=4 * 1024 * 1024,
+            fetch_max_bytes=self.settings.stages.fetch_max_bytes,
+            max_partition_fetch_bytes=self.settings.stages.max_partition_fetch_bytes,
             fetch_max_wait_ms=self.settings.stages.fetch_max_wait_ms,
         )
         self.consumer.subscribe(list(self.spec.topics), listener=_Rebalance(self))

@@ -21,9 +21,6 @@ from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
-STOP_TIMEOUT_S = 60.0
-
-
 class Part(Protocol):
     """Something the supervisor runs: a stage loop, a child process."""
 
@@ -46,8 +43,9 @@ class Supervised:
 class Supervisor:
     """Runs parts until stopped; see the module docstring."""
 
-    def __init__(self, max_restarts: int, restart_window_s: float, first_backoff_s: float = 1.0) -> None:
-        self.max_restarts, self.restart_window_s = max_restarts, restart_window_s
+    def __init__(self, max_restarts: int, restart_window_s: float, first_backoff_s: float = 1.0,
+                 stop_timeout_s: float = 60.0) -> None:
+        self.max_restarts, self.restart_window_s, self.stop_timeout_s = max_restarts, restart_window_s, stop_timeout_s
         self.first_backoff_s = first_backoff_s  # doubles with each restart in the window, at most 30 s
         self.parts: dict[str, Supervised] = {}
         self._stop = asyncio.Event()
@@ -132,9 +130,9 @@ class Supervisor:
         tasks = [s.task for s in self.parts.values() if s.task is not None and not s.task.done()]
         if not tasks:
             return
-        done, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
+        done, pending = await asyncio.wait(tasks, timeout=self.stop_timeout_s)
         for task in pending:
-            log.warning("%s did not stop within %.0fs; cancelling it", task.get_name(), STOP_TIMEOUT_S)
+            log.warning("%s did not stop within %.0fs; cancelling it", task.get_name(), self.stop_timeout_s)
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         for task in done:

@@ -45,7 +45,7 @@ def test_a_plugin_check_screens_the_pipeline(plugin_path: Path, fresh_settings, 
     settings = fresh_settings.replace(join__timeout_s=3.0, screen__checks=[
         "pii.regex", "refusal.keywords", {"name": "example.shouting", "args": {"min_words": 2}}])
     lines = []
-    for request, output in (("loud-1", "I WILL NOT DO THAT AGAIN"), ("calm-1", "Paris is the capital of France.")):
+    for request, output in (("loud-1", "THIS IS THE ONLY ANSWER YOU GET"), ("calm-1", "Paris is the capital of France.")):
         base = {"schema_version": 1, "request_id": request, "model": {"name": "m"}}
         lines.append(orjson.dumps({"topic": "rai.prompts", "value": {**base, "event_id": f"{request}-p",
                                                                      "prompt": "Tell me something."}}))

@@ -59,7 +59,8 @@ def _items(prompts: list[str] = (), outputs: list[str] = ()) -> list[ScoringItem
 
 async def test_injection_flags_attacks_not_benign(guardrail_artifacts: None) -> None:
     check = create_check("injection.classifier")
-    assert check.check_id == "injection.classifier@1"
+    manifest = check.artifact.manifest  # type: ignore[attr-defined]
+    assert check.check_id == f"injection.classifier@1{{data='{manifest['data_fingerprint']}'}}"
     attacks = await check.score_batch(_items(INJECTIONS))
     benign = await check.score_batch(_items(BENIGN_PROMPTS))
     threshold = check.threshold  # type: ignore[attr-defined]

@@ -108,7 +108,8 @@ async def test_missing_model_is_a_clear_configuration_error(tmp_path: Path) -> N
 def test_registry_records_backend_and_model(tiny_model: Path) -> None:
     judge = create_check("judge.fairness", model=str(tiny_model), threshold=0.7)
     assert judge.check_id.startswith("judge.fairness@rubric1{")
-    assert "threshold=0.7" in judge.check_id and str(tiny_model) in judge.check_id
+    assert "threshold=0.7" in judge.check_id and "backend='transformers'" in judge.check_id
+    assert f"model='{tiny_model.name}'" in judge.check_id and "weights='" in judge.check_id
 
 
 async def test_smollm2_scores_every_item(smol_judge: LLMJudge) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from raiwatch.models.scoring import Score, ScoringItem
 from raiwatch.schemas.common import Pillar
+from raiwatch.schemas.verdicts import EvidenceSpan
 
 
 class ShoutingCheck:
@@ -26,5 +27,8 @@ class ShoutingCheck:
         words = [w for w in item.output.split() if any(c.isalpha() for c in w)]
         loud = [w for w in words if w.isupper()]
         shouting = len(loud) >= self.min_words and len(loud) >= 0.8 * len(words)
-        return Score(check=self.check_id, pillar=self.pillar, value=1.0 if shouting else 0.0,
-                     categories=("shouting",) if shouting else (), rationale="output in capitals" if shouting else "")
+        if not shouting:
+            return Score(check=self.check_id, pillar=self.pillar, value=0.0)
+        evidence = (EvidenceSpan(source="output", start=0, end=len(item.output), label="shouting"),)
+        return Score(check=self.check_id, pillar=self.pillar, value=1.0, categories=("shouting",), evidence=evidence,
+                     rationale="output in capitals")
