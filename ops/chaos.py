@@ -6,7 +6,6 @@ and the check of the delivery contract at the end."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import signal
 import threading
 import time
@@ -20,6 +19,7 @@ import orjson
 from ..schemas.clickhouse import clickhouse_client
 from . import kafka_clients
 from .pipeline_run import start_worker, stop_worker
+from .replay import envelope_message
 from .settings import RaiwatchSettings
 from .topics import partition_ids
 
@@ -48,20 +48,6 @@ class Expected:
         return expected
 
 
-def envelope_bytes(envelope: dict) -> tuple[bytes | None, bytes]:
-    """Key and value of a replay envelope, as a producer sends them."""
-    if "value_b64" in envelope:
-        value = base64.b64decode(envelope["value_b64"])
-    elif isinstance(envelope["value"], str):
-        value = envelope["value"].encode()
-    else:
-        value = orjson.dumps(envelope["value"])
-    key = envelope.get("key")
-    if key is None and isinstance(envelope.get("value"), dict):
-        key = envelope["value"].get("request_id")
-    return (key.encode() if isinstance(key, str) else key), value
-
-
 class IndependentProducer(threading.Thread):
     """Publishes envelopes at `rate` messages/s with confluent-kafka (idempotent, lz4)."""
 
@@ -81,8 +67,8 @@ class IndependentProducer(threading.Thread):
                                  "message.max.bytes": 4 * 1024 * 1024})
             started = time.monotonic()
             for index, envelope in enumerate(self.envelopes):
-                key, value = envelope_bytes(envelope)
-                producer.produce(self.settings.topic(envelope["topic"]), value, key)
+                message = envelope_message(envelope)
+                producer.produce(self.settings.topic(message.topic), message.value, message.key)
                 producer.poll(0)
                 self.sent = index + 1
                 delay = started + (index + 1) / self.rate - time.monotonic()

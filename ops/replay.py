@@ -70,22 +70,28 @@ def _key_of(topic: str, value: bytes) -> bytes | None:
     return str(key).encode() if key is not None else None
 
 
+def envelope_message(envelope: dict) -> OutgoingMessage:
+    """The message a replay envelope stands for: its value as bytes (`value_b64` for bytes that
+    are not UTF-8, a string as it is, anything else as JSON), keyed as given or by the topic's
+    key field."""
+    topic = envelope["topic"]
+    if "value_b64" in envelope:
+        value = base64.b64decode(envelope["value_b64"])
+    elif isinstance(envelope["value"], str):
+        value = envelope["value"].encode()
+    else:
+        value = orjson.dumps(envelope["value"])
+    key = envelope.get("key")
+    return OutgoingMessage(topic, key.encode() if key else _key_of(topic, value), value)
+
+
 def _from_envelope(line: bytes, path: Path, number: int) -> OutgoingMessage:
     try:
-        envelope = orjson.loads(line)
-        topic = envelope["topic"]
-        if "value_b64" in envelope:
-            value = base64.b64decode(envelope["value_b64"])
-        elif isinstance(envelope["value"], str):
-            value = envelope["value"].encode()
-        else:
-            value = orjson.dumps(envelope["value"])
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        return envelope_message(orjson.loads(line))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigurationError(
             f"{path}:{number}: not a replay envelope ({exc}); pass --topic to send lines verbatim"
         ) from None
-    key = envelope.get("key")
-    return OutgoingMessage(topic, key.encode() if key else _key_of(topic, value), value)
 
 
 def count_messages(path: Path) -> int:

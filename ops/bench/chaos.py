@@ -13,7 +13,6 @@ longest time without progress while records waited: the recovery time after a fa
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import tempfile
@@ -22,6 +21,7 @@ import uuid
 from pathlib import Path
 
 from .. import stack
+from . import emit
 from ..chaos import Expected, IndependentProducer, PartitionWatch, WorkerFleet, contract_holds, delivery_report
 from ..pipeline_run import wait_for_counts
 from ..settings import RaiwatchSettings, get_settings
@@ -122,10 +122,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="raiwatch-chaos-"))
     result = {"machine": {"cpus": os.cpu_count()}, "logs": str(work),
               **run_chaos(settings, args.minutes, args.rate, args.workers, args.seed, work)}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json_out:
-        args.json_out.write_text(text + "\n")
+    emit(result, args.json_out)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .. import stack
+from . import emit
 from ..pipeline_run import start_worker, stop_worker, wait_for_counts
 from ..replay import read_messages, replay
 from ..settings import RaiwatchSettings, get_settings
@@ -211,10 +212,7 @@ def main() -> None:
         result["latency"] = pipeline_latency(run, work, args.latency_rate, args.latency_seconds)
     for name in ("throughput", "throughput_2_workers"):
         result[f"{name}_vs_ceiling"] = round(result[name]["paired_per_s"] / result["ceiling"]["paired_per_s"], 3)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json_out:
-        args.json_out.write_text(text + "\n")
+    emit(result, args.json_out)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ end, and the worker's resident memory (stages process + sinks process) sampled e
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import threading
@@ -22,6 +21,7 @@ import uuid
 from pathlib import Path
 
 from .. import stack
+from . import emit
 from ..chaos import lagging_partitions
 from ..hostile import generate, outcome_exact, outcome_report, publish
 from ..pipeline_run import start_worker, stop_worker, wait_for_counts
@@ -98,10 +98,7 @@ def main() -> None:
               "seed": args.seed, "published_s": round(published_s, 1), "caught_up": caught_up,
               "caught_up_after_publish_s": drain_s, "report": report, "exact": outcome_exact(report),
               "lagging_partitions": lagging, "worker_rss_mib": memory, "logs": str(work)}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json_out:
-        args.json_out.write_text(text + "\n")
+    emit(result, args.json_out)
 
 
 if __name__ == "__main__":
