@@ -56,6 +56,27 @@ def _luhn_ok(digits: str) -> bool:
 
 
 DIGIT_RUN = "digit_run"  # masked in storage, not a finding: a card-like number that fails the Luhn check
+DIGIT = re.compile(r"\d")
+# What a text must contain for a pattern to have any chance: one `in` test instead of a regex
+# scan, which keeps the storage masker cheap on the common text that holds nothing to mask.
+HINTS: dict[str, tuple[str, ...]] = {
+    "private_key": ("-----BEGIN",), "jwt": ("eyJ",), "api_key": ("sk-",), "stripe_key": ("_live_", "_test_"),
+    "aws_access_key": ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"),
+    "github_token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), "slack_token": ("xox",),
+    "slack_webhook": ("hooks.slack.com",), "google_api_key": ("AIza",), "email": ("@",),
+}
+LOWER_HINTS = {"secret_assignment": ("password", "passwd", "pwd", "secret", "token", "key")}
+DIGIT_KINDS = {"phone", "us_ssn", "credit_card", "ipv4"}
+
+
+def _may_match(kind: str, text: str, lowered: str, has_digit: bool) -> bool:
+    if kind in HINTS:
+        return any(hint in text for hint in HINTS[kind])
+    if kind in LOWER_HINTS:
+        return any(hint in lowered for hint in LOWER_HINTS[kind])
+    if kind in DIGIT_KINDS:
+        return has_digit
+    return True
 
 
 def find_pii(text: str) -> list[tuple[int, int, str]]:
@@ -63,8 +84,11 @@ def find_pii(text: str) -> list[tuple[int, int, str]]:
     order (the longest wins where two overlap). Kind `digit_run` is a card-like number that fails
     the Luhn check: masked, but not reported as a card."""
     spans: list[tuple[int, int, str]] = []
+    lowered, has_digit = text.lower(), DIGIT.search(text) is not None
     for patterns in (SECRET_PATTERNS, PII_PATTERNS):
         for kind, pattern in patterns.items():
+            if not _may_match(kind, text, lowered, has_digit):
+                continue
             for match in pattern.finditer(text):
                 if kind == "credit_card" and not _luhn_ok(match.group()):
                     kind_found = DIGIT_RUN
@@ -133,6 +157,7 @@ class RegexPiiCheck:
             evidence=tuple(evidence),
             rationale=f"found {', '.join(sorted(kinds))}" if kinds else "",
             redacted=redacted,
+            storage_masked=True,  # its masking is the storage masker's own
         )
 
 

@@ -48,6 +48,7 @@ class Score:
     error: str = ""
     redacted: dict[str, str] = field(default_factory=dict)
     threshold: float | None = None
+    storage_masked: bool = False  # `redacted` already went through the storage masker (`rules.mask_sensitive`)
 
     @property
     def scored(self) -> bool:

@@ -29,6 +29,25 @@ def client_args(settings: RaiwatchSettings) -> dict[str, Any]:
     return {**args, **kafka.client}
 
 
+def describe_failure(settings: RaiwatchSettings, exc: BaseException) -> str:
+    """A connection failure in words an operator can act on (never with a secret in it)."""
+    from aiokafka.errors import AuthenticationFailedError, SaslAuthenticationFailed
+
+    kafka = settings.kafka
+    text = f"{type(exc).__name__}: {exc}"
+    if kafka.password is not None:
+        text = text.replace(kafka.password.get_secret_value(), "**********")
+    chain = [exc, exc.__cause__, exc.__context__]
+    if any(isinstance(e, (SaslAuthenticationFailed, AuthenticationFailedError)) for e in chain) \
+            or "authentication failed" in text.lower():
+        return (f"Kafka at {settings.bootstrap_servers}: authentication failed for user {kafka.username!r} "
+                f"({kafka.sasl_mechanism or 'SASL'}); check RAIWATCH_KAFKA__USERNAME and RAIWATCH_KAFKA__PASSWORD")
+    if "certificate" in text.lower() or "ssl" in text.lower():
+        return (f"Kafka at {settings.bootstrap_servers}: TLS failed ({text}); check RAIWATCH_KAFKA__SSL_CAFILE "
+                "and the broker's certificate")
+    return f"cannot reach Kafka at {settings.bootstrap_servers}: {text}"
+
+
 def consumer(settings: RaiwatchSettings, *topics: str, **kwargs: Any) -> Any:
     """An AIOKafkaConsumer (not started); `kafka.consumer` overrides `kwargs`."""
     from aiokafka import AIOKafkaConsumer

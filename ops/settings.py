@@ -40,6 +40,18 @@ class StackSettings(_Group):
     clickhouse_http_port: int = Field(default=8123, description="Local ClickHouse HTTP port.")
     clickhouse_tcp_port: int = Field(default=9000, description="Local ClickHouse native TCP port.")
     health_timeout_s: float = Field(default=60.0, description="How long `stack up` waits for health.")
+    clickhouse_reader_user: str | None = Field(
+        default=None, description="A read-only ClickHouse user for dashboards that the local server defines "
+                                  "(besides clickhouse.user, the workers' own); unset: none.")
+    clickhouse_reader_password: SecretStr | None = Field(default=None, description="That user's password.")
+    kafka_secure_port: int | None = Field(
+        default=None, description="A second listener of the local broker on this port: SASL_SSL with SCRAM-SHA-512 "
+                                  "(needs kafka_keystore and kafka_scram_users); unset: plaintext only.")
+    kafka_keystore: Path | None = Field(default=None,
+                                        description="PKCS12 keystore with the broker's key and certificate chain.")
+    kafka_keystore_password: SecretStr | None = Field(default=None, description="The keystore's password.")
+    kafka_scram_users: dict[str, SecretStr] = Field(
+        default_factory=dict, description="SCRAM-SHA-512 users (name -> password) the local broker is formatted with.")
 
     @cached_property
     def home_dir(self) -> Path:
@@ -54,6 +66,9 @@ class KafkaSettings(_Group):
     topic_prefix: str = Field(default="", description="Prepended to every topic name; lets tests and tenants share a broker.")
     max_message_bytes: int = Field(default=1_048_576, gt=0,
                                    description="Input messages larger than this go to the DLQ as oversize.")
+    topic_replication: int = Field(default=1, ge=1,
+                                   description="Replication factor of the topics raiwatch creates (1 on the local "
+                                               "single broker; 3 on a production cluster).")
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT", description="Kafka security protocol of every client.")
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
@@ -109,6 +124,8 @@ class StageSettings(_Group):
                                           "the worker exits non-zero.")
     restart_window_s: float = Field(default=300.0, gt=0, description="Window over which restarts are counted.")
     health_port: int | None = Field(default=None, description="Port of the worker's health endpoint; unset: none.")
+    health_host: str = Field(default="127.0.0.1",
+                             description="Address the health endpoint binds to (0.0.0.0 in a container, for probes).")
     ready_max_lag: int = Field(default=10_000, ge=0,
                                description="Readiness: at most this many records behind on every assigned partition.")
     fetch_max_wait_ms: int = Field(

@@ -71,7 +71,7 @@ async def _admin(settings: RaiwatchSettings):
         await admin.start()
     except Exception as exc:
         await admin.close()
-        raise StackError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc
+        raise StackError(kafka_clients.describe_failure(settings, exc)) from None
     return admin
 
 
@@ -84,7 +84,8 @@ async def _create(settings: RaiwatchSettings, wanted: list[tuple[str, TopicSpec]
         missing = [(name, s) for name, s in wanted if name not in existing]
         if not missing:
             return []
-        new = [NewTopic(name, s.partitions, s.replication, topic_configs=s.configs()) for name, s in missing]
+        new = [NewTopic(name, s.partitions, settings.kafka.topic_replication, topic_configs=s.configs())
+               for name, s in missing]
         response = await admin.create_topics(new, timeout_ms=15000)
         for name, code, message in _topic_errors(response):
             if code not in (0, 36):  # 36: TOPIC_ALREADY_EXISTS (a concurrent `up`)

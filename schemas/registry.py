@@ -41,7 +41,6 @@ class TopicSpec:
     description: str
     cleanup_policy: Literal["delete", "compact"] = "delete"
     retention_ms: int | None = 7 * DAY_MS
-    replication: int = 1
     extra_configs: dict[str, str] = field(default_factory=dict)
 
     @property

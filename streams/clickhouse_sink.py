@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from ..ops.settings import RaiwatchSettings
 from ..schemas.alerts import AlertV1
 from ..schemas.dead_letters import DeadLetterV2
@@ -59,11 +61,20 @@ def verdict_row(v: VerdictV1) -> list[Any]:
     ]
 
 
-def message_row(v: VerdictV1) -> list[Any] | None:
-    """The redacted texts, once per request: from the screen verdict (a judge revision repeats them)."""
-    if v.stage is not Stage.SCREEN:
+def message_row_from_json(raw: bytes | None) -> list[Any] | None:
+    """The redacted texts of a rai.verdicts record, once per request: from the screen verdict (a
+    judge revision repeats them). Read straight from the JSON: five fields, no validation (the
+    verdicts loop validates the same record); a record without them gives no row."""
+    try:
+        v = orjson.loads(raw or b"")
+        if v.get("stage") != Stage.SCREEN.value:
+            return None
+        model = v["model"]
+        return [v["request_id"], datetime.fromisoformat(v["ts"]), v.get("tenant", "default"), model["name"],
+                model.get("version", ""), v.get("prompt_redacted", ""), v.get("output_redacted", "")]
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+        log.warning("a rai.verdicts record without the fields of a verdict; no redacted texts stored for it")
         return None
-    return [v.request_id, v.ts, v.tenant, v.model.name, v.model.version, v.prompt_redacted, v.output_redacted]
 
 
 def dead_letter_row(d: DeadLetterV2) -> list[Any]:

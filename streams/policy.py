@@ -80,10 +80,16 @@ def redacted_texts(prompt: str, output: str, scores: Sequence[Score]) -> tuple[s
     finds names the patterns cannot), then always the conservative storage masker
     (`mask_sensitive`: secrets, keys, tokens, every card-like digit run), so nothing reaches
     storage unmasked whichever checks are configured."""
-    found: dict[str, str] = {}
+    found: dict[str, tuple[str, bool]] = {}
     for score in scores:
-        found.update({k: v for k, v in score.redacted.items() if k not in found})
-    return mask_sensitive(found.get("prompt", prompt)), mask_sensitive(found.get("output", output))
+        for side, text in score.redacted.items():
+            found.setdefault(side, (text, score.storage_masked))
+
+    def masked(side: str, original: str) -> str:
+        text, done = found.get(side, (original, False))
+        return text if done else mask_sensitive(text)
+
+    return masked("prompt", prompt), masked("output", output)
 
 
 def judge_route(

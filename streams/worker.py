@@ -76,7 +76,7 @@ async def _run(settings: RaiwatchSettings, loglevel: str, only: str | None) -> i
             return found
 
         supervisor.add("health", lambda: HealthServer(
-            settings.stack.host, settings.stages.health_port, statuses,
+            settings.stages.health_host, settings.stages.health_port, statuses,
             max_iteration_age_s=settings.stages.transaction_timeout_s * 2 + 60, max_lag=settings.stages.ready_max_lag))
     if "sinks" in parts:
         import clickhouse_connect.driver  # noqa: F401 - loaded now, before the start-up objects are frozen

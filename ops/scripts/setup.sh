@@ -3,7 +3,7 @@
 #
 #   source ops/scripts/setup.sh        # or: bash ops/scripts/setup.sh
 #
-# - system tools: Java 17+ and Maven (from Debian's packages if missing);
+# - system tools: Java 17+, Maven, openssl, Chromium (from Debian's packages if missing);
 # - a Python venv OUTSIDE the clone, keyed by a hash of the dependency files, so repeat runs
 #   and other clones reuse it: $RAIWATCH_CACHE_DIR/venv-<hash> (default ~/.cache/raiwatch);
 # - every Python package from ops/requirements/lock.txt, installed with --no-deps: the lock is
@@ -21,10 +21,18 @@ command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then
-  log "installing Java and Maven from Debian's packages"
+# System packages from Debian: Java and Maven (the Kafka broker), openssl (the TLS test's
+# certificates), Chromium and fonts (the report rendered in a real browser).
+missing=()
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-dejavu-core fonts-liberation)
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing from Debian's packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 KEY="$(cat "$ROOT/pyproject.toml" "$ROOT"/ops/requirements/*.txt | sha256sum | cut -c1-16)"

@@ -22,9 +22,11 @@ CONFIG = """<clickhouse>
   <listen_host>{host}</listen_host>
   <http_port>{http_port}</http_port>
   <tcp_port>{tcp_port}</tcp_port>
-  <logger><level>warning</level><console>1</console></logger>
+  <logger><level>warning</level><console>1</console></logger>{users}
 </clickhouse>
 """
+USERS = """
+  <user_directories><users_xml><path>{path}</path></users_xml></user_directories>"""
 KEEPALIVE_SQL = (
     "SYSTEM START LISTEN HTTP; SYSTEM START LISTEN TCP; "
     f"SELECT sleepEachRow(1) AS {KEEPALIVE_MARKER} FROM numbers(1000000000) "
@@ -46,7 +48,9 @@ def serve(directory: Path, host: str, http_port: int, tcp_port: int) -> int:
     import chdb._chdb as chdb_native  # must be imported before changing directory
 
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "config.xml").write_text(CONFIG.format(host=host, http_port=http_port, tcp_port=tcp_port))
+    users_xml = directory / "users.xml"  # written by the stack (`clickhouse.write_users`)
+    users = USERS.format(path=users_xml) if users_xml.exists() else ""
+    (directory / "config.xml").write_text(CONFIG.format(host=host, http_port=http_port, tcp_port=tcp_port, users=users))
     os.chdir(directory)
     outcome: dict[str, str] = {}
 

@@ -102,10 +102,35 @@ def write_config(settings: RaiwatchSettings) -> Path:
         "message.max.bytes": str(max(settings.kafka.max_message_bytes * 2, 2_097_152)),
         "log.retention.check.interval.ms": "60000",
     }
+    props.update(_secure_listener(settings))
     path = base / "server.properties"
     path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+    path.chmod(0o600)  # it may hold the keystore's password
     (base / "log4j2.properties").write_text(LOG4J2)
     return path
+
+
+def _secure_listener(settings: RaiwatchSettings) -> dict[str, str]:
+    """The SASL_SSL listener (SCRAM-SHA-512 over TLS) beside the plaintext one, when asked for;
+    brokers and controllers keep talking over plaintext on loopback."""
+    stack = settings.stack
+    if stack.kafka_secure_port is None:
+        return {}
+    if stack.kafka_keystore is None or stack.kafka_keystore_password is None:
+        raise StackError("stack.kafka_secure_port needs stack.kafka_keystore and stack.kafka_keystore_password")
+    host, port, secure, cport = stack.host, stack.kafka_port, stack.kafka_secure_port, stack.kafka_controller_port
+    scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+    return {
+        "listeners": f"PLAINTEXT://{host}:{port},SASL_SSL://{host}:{secure},CONTROLLER://{host}:{cport}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{port},SASL_SSL://{host}:{secure}",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": scram,
+        "ssl.keystore.type": "PKCS12",
+        "ssl.keystore.location": str(stack.kafka_keystore.expanduser().resolve()),
+        "ssl.keystore.password": stack.kafka_keystore_password.get_secret_value(),
+    }
 
 
 def format_storage(settings: RaiwatchSettings, libs: Path, config: Path) -> None:
@@ -119,12 +144,21 @@ def format_storage(settings: RaiwatchSettings, libs: Path, config: Path) -> None
     result = subprocess.run(
         [_java(), "-cp", f"{libs}/*", f"-Dlog4j2.configurationFile={base / 'log4j2.properties'}",
          "kafka.tools.StorageTool", "format", "--standalone", f"--cluster-id={id_file.read_text().strip()}",
-         "-c", str(config)],
+         "-c", str(config), *_scram_users(settings)],
         capture_output=True,
         text=True,
     )
     if result.returncode != 0:
         raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+
+
+def _scram_users(settings: RaiwatchSettings) -> list[str]:
+    """StorageTool arguments that create the SCRAM users (KRaft stores credentials in its
+    metadata log from the start)."""
+    args = []
+    for name, password in settings.stack.kafka_scram_users.items():
+        args += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={password.get_secret_value()}]"]
+    return args
 
 
 def new_cluster_id() -> str:
