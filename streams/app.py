@@ -16,14 +16,17 @@ from .judge import judge_loop
 from .policy import DEFAULT_POLICY
 from .runtime.context import StageContext
 from .runtime.loop import StageLoop, StallCallback
+from .telemetry import Telemetry
 from .topics import PipelineTopics
 
 PARTS = ("stages", "sinks")  # what one worker process can run: the Kafka-to-Kafka stages, the ClickHouse sinks
 
 
-def stage_context(settings: RaiwatchSettings, on_stall: StallCallback | None = None) -> StageContext:
+def stage_context(settings: RaiwatchSettings, on_stall: StallCallback | None = None,
+                  telemetry: Telemetry | None = None) -> StageContext:
     """What every stage of this worker shares."""
-    return StageContext(settings=settings, topics=PipelineTopics.of(settings), policy=DEFAULT_POLICY, on_stall=on_stall)
+    return StageContext(settings=settings, topics=PipelineTopics.of(settings), policy=DEFAULT_POLICY, on_stall=on_stall,
+                        telemetry=telemetry or Telemetry())
 
 
 def loop_factories(ctx: StageContext, parts: tuple[str, ...] = PARTS) -> dict[str, Callable[[], StageLoop]]:

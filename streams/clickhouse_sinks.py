@@ -14,6 +14,7 @@ per source record (`clickhouse_sink`), so a crash, a takeover or a retry never c
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from ..schemas.dead_letters import DeadLetterReason, DeadLetterV2
 from ..schemas.decoder import DecodeFailure, decode
 from ..schemas.registry import topic_spec
+from ..schemas.verdicts import VerdictV1
 from .clickhouse_sink import (
     ALERT_COLUMNS, DEAD_LETTER_COLUMNS, MESSAGE_COLUMNS, VERDICT_COLUMNS, ClickHouseTable, alert_row,
     dead_letter_row, message_row_from_json, verdict_row,
@@ -30,6 +32,8 @@ from .runtime.context import StageContext
 from .runtime.dead_letters import dead_letter_for, send_dead_letter
 from .runtime.loop import Guarantee, Handler, LoopSpec, StageLoop
 from .runtime.sink import SinkRow
+from .telemetry import SpanRecord
+from .verdict_telemetry import stored, verdict_span
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +54,23 @@ class Route:
 class ClickHouseSinkHandler(Handler):
     """Decodes each record of the loop's topics and hands its rows to the tables."""
 
-    def __init__(self, ctx: StageContext, routes: dict[str, list[Route]], dead_letters_for: set[str]) -> None:
+    def __init__(self, ctx: StageContext, routes: dict[str, list[Route]], dead_letters_for: set[str],
+                 traced: bool = False) -> None:
         self.ctx, self.routes = ctx, routes
+        self.traced = traced and ctx.telemetry.tracing  # a span per stored record that came with a trace
         self.dead_letters_for = dead_letters_for  # topics whose bad records this loop dead-letters
         self.sinks = tuple(route.table for table_routes in routes.values() for route in table_routes)
         self.registry_name = {ctx.settings.topic(name): name for name in ("rai.verdicts", "rai.alerts", "rai.dlq")}
 
     async def process(self, records: list[Any], checkpoint: Checkpoint) -> None:
+        spans: list[SpanRecord] = []
         for record in records:
             routes = self.routes[record.topic]
             event = None if all(route.raw for route in routes) else await self._decode(record, checkpoint)
+            if self.traced and isinstance(event, VerdictV1):
+                span = verdict_span(event, record.headers, record.timestamp or 0)
+                if span is not None:
+                    spans.append(span)
             for route in routes:
                 if route.raw:
                     row = route.row_of(record.value)
@@ -69,6 +80,18 @@ class ClickHouseSinkHandler(Handler):
                     row = route.row_of(event)
                 if row is not None:
                     checkpoint.write(route.table, [SinkRow(record.partition, record.offset, row)])
+        if spans:
+            self._publish_spans(spans, checkpoint)
+
+    def _publish_spans(self, spans: list[SpanRecord], checkpoint: Checkpoint) -> None:
+        """The verdicts' spans, ended with their `raiwatch.stored` event once the checkpoint
+        (the insert, then the offsets) has committed."""
+
+        def publish() -> None:
+            at = time.time_ns()
+            self.ctx.telemetry.spans([stored(span, at) for span in spans])
+
+        checkpoint.after_commit(publish)
 
     async def _decode(self, record: Any, checkpoint: Checkpoint) -> Any:
         name = self.registry_name[record.topic]
@@ -93,11 +116,11 @@ def verdicts_sink_loop(ctx: StageContext) -> StageLoop:
     handler = ClickHouseSinkHandler(
         ctx, {topics.verdicts: [Route(ClickHouseTable(settings, "verdicts", VERDICT_COLUMNS, topics.verdicts),
                                       verdict_row)]},
-        dead_letters_for={topics.verdicts})
+        dead_letters_for={topics.verdicts}, traced=True)
     spec = LoopSpec(name="clickhouse-verdicts", topics=(topics.verdicts,), group_id=ctx.group_id("clickhouse-verdicts"),
                     max_records=settings.sinks.batch_size, window_s=settings.sinks.batch_window_s,
                     guarantee=Guarantee.AT_LEAST_ONCE, dlq_topic=topics.dlq)
-    return StageLoop(settings, spec, handler, on_stall=ctx.on_stall)
+    return StageLoop(settings, spec, handler, on_stall=ctx.on_stall, telemetry=ctx.telemetry)
 
 
 def deferred_sink_loop(ctx: StageContext) -> StageLoop:
@@ -113,4 +136,4 @@ def deferred_sink_loop(ctx: StageContext) -> StageLoop:
                     group_id=ctx.group_id("clickhouse-deferred"), max_records=settings.sinks.batch_size,
                     window_s=settings.sinks.deferred_window_s, guarantee=Guarantee.AT_LEAST_ONCE,
                     dlq_topic=topics.dlq)
-    return StageLoop(settings, spec, handler, on_stall=ctx.on_stall)
+    return StageLoop(settings, spec, handler, on_stall=ctx.on_stall, telemetry=ctx.telemetry)

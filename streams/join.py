@@ -32,6 +32,7 @@ from .runtime.context import StageContext
 from .runtime.dead_letters import dead_letter_for, send_dead_letter
 from .runtime.loop import Handler, LoopSpec, StageLoop
 from .screen import Screener
+from .telemetry import header
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class JoinHandler(Handler):
     def __init__(self, ctx: StageContext) -> None:
         settings, topics = ctx.settings, ctx.topics
         self.settings, self.topics, self.dlq_topic = settings, topics, topics.dlq
+        self.telemetry = ctx.telemetry
         self.specs = {topics.prompts: ("prompt", topic_spec("rai.prompts")),
                       topics.outputs: ("output", topic_spec("rai.outputs"))}
         self.topic_of = {side: name for name, (side, _) in self.specs.items()}
@@ -87,8 +89,10 @@ class JoinHandler(Handler):
                 await self._dead_letter(checkpoint, record, DeadLetterReason.KEY_MISMATCH, _key_mismatch(record.key, key),
                                         "join")
                 continue
+            traceparent = header(record.headers) if self.telemetry.tracing else None
             try:
-                entry, action = on_event(self.store.get(partition, key), side, decoded, partition, ts_ms, now)
+                entry, action = on_event(self.store.get(partition, key), side, decoded, partition, ts_ms, now,
+                                         traceparent.decode("ascii", "replace") if traceparent else "")
             except Exception as exc:  # noqa: BLE001 - a poison record must not block the partition
                 log.exception("join failed on %s[%d]@%d", record.topic, partition, record.offset)
                 await self._dead_letter(checkpoint, record, DeadLetterReason.PROCESSING_ERROR,
@@ -203,4 +207,4 @@ def join_loop(ctx: StageContext) -> StageLoop:
                     max_records=settings.join.batch_size, window_s=settings.join.batch_window_s,
                     tick_interval_s=tick_interval_s(settings.join.timeout_s), dlq_topic=topics.dlq,
                     transaction_timeout_s=settings.stages.transaction_timeout_s)
-    return StageLoop(settings, spec, JoinHandler(ctx), on_stall=ctx.on_stall)
+    return StageLoop(settings, spec, JoinHandler(ctx), on_stall=ctx.on_stall, telemetry=ctx.telemetry)

@@ -46,18 +46,22 @@ class Reject:
 Action = Store | Emit | Skip | Reject
 
 
-def new_entry(partition: int, now_ms: int, ts_ms: int) -> dict:
+def new_entry(partition: int, now_ms: int, ts_ms: int, traceparent: str = "") -> dict:
     """An empty pending entry (table values are JSON dicts)."""
     return {"partition": partition, "first_seen_ms": now_ms, "first_ts_ms": ts_ms, "latest_ts_ms": ts_ms,
             "prompt": None, "output": None, "prompt_event_id": "", "output_event_id": "",
-            "done": False, "done_ms": 0, "partial": False}
+            "done": False, "done_ms": 0, "partial": False, "traceparent": traceparent}
 
 
 def on_event(
-    entry: dict | None, side: Side, event: PromptEventV1 | OutputEventV1, partition: int, ts_ms: int, now_ms: int
+    entry: dict | None, side: Side, event: PromptEventV1 | OutputEventV1, partition: int, ts_ms: int, now_ms: int,
+    traceparent: str = "",
 ) -> tuple[dict, Action]:
-    """Apply one decoded event to the request's entry."""
+    """Apply one decoded event to the request's entry (`traceparent`: the record's trace
+    context, if it came with one; the prompt's wins)."""
     entry = dict(entry) if entry is not None else new_entry(partition, now_ms, ts_ms)
+    if traceparent and (side == "prompt" or not entry.get("traceparent")):
+        entry["traceparent"] = traceparent
     seen_id = entry[f"{side}_event_id"]
     if seen_id == event.event_id:
         return entry, Skip()
@@ -124,6 +128,7 @@ def _finish(entry: dict, now_ms: int, partial: bool) -> tuple[dict, Emit]:
         first_seen_ms=entry["first_seen_ms"],
         joined_ms=now_ms,
         input_published_ms=entry["latest_ts_ms"],
+        traceparent=entry.get("traceparent", ""),
     )
     entry.update(done=True, done_ms=now_ms, partial=partial, prompt=None, output=None)
     return entry, Emit(joined)

@@ -22,6 +22,7 @@ from .runtime.context import StageContext
 from .runtime.dead_letters import dead_letter_for, send_dead_letter
 from .runtime.loop import Handler, LoopSpec, StageLoop
 from .screen import run_checks
+from .verdict_telemetry import VerdictMetrics, judge_headers
 from .verdicts import refine_verdict, scoring_item
 
 log = logging.getLogger(__name__)
@@ -41,23 +42,28 @@ class JudgeHandler(Handler):
 
     async def process(self, records: list[Any], checkpoint: Checkpoint) -> None:
         started = time.time()
-        requests: list[tuple[int, JudgeRequest]] = []
+        requests: list[tuple[int, JudgeRequest, Any]] = []
         for record in records:
             try:
-                requests.append((record.partition, JudgeRequest.model_validate_json(record.value or b"")))
+                requests.append((record.partition, JudgeRequest.model_validate_json(record.value or b""),
+                                 record.headers))
             except ValidationError as exc:
                 await send_dead_letter(checkpoint, self.topics.dlq, dead_letter_for(
                     record, DeadLetterReason.SCHEMA_VIOLATION, describe_validation_error(exc), "judge"))
-        results = await run_checks([self.judge_check], [scoring_item(r.request) for _, r in requests])
+        results = await run_checks([self.judge_check], [scoring_item(r.request) for _, r, _ in requests])
         judge_ms = (time.time() - started) * 1000
+        metrics, tracing = VerdictMetrics(self.ctx.telemetry, "judge"), self.ctx.telemetry.tracing
         verdicts = []
-        for (partition, routed), (score,) in zip(requests, results, strict=True):
+        for (partition, routed, headers), (score,) in zip(requests, results, strict=True):
             screened = routed.verdict
             verdict = refine_verdict(screened, score, self.ctx.policy,
                                      {**screened.stage_latency_ms, "judge": judge_ms})
             verdicts.append((partition, verdict))
+            metrics.add(verdict)
+            out_headers = judge_headers(headers) if tracing else None
             await checkpoint.send(self.topics.verdicts, verdict.model_dump_json().encode(),
-                                  key=routed.request.request_id.encode())
+                                  key=routed.request.request_id.encode(), headers=out_headers)
+        metrics.publish_on(checkpoint)
         await self.alerter.publish(verdicts, checkpoint)
 
     async def tick(self, checkpoint: Checkpoint) -> None:
@@ -72,4 +78,4 @@ def judge_loop(ctx: StageContext) -> StageLoop:
     spec = LoopSpec(name="judge", topics=(ctx.topics.judge,), group_id=ctx.group_id("judge"),
                     max_records=judge.batch_size, window_s=judge.batch_window_s, tick_interval_s=60.0,
                     dlq_topic=ctx.topics.dlq, transaction_timeout_s=judge.transaction_timeout_s)
-    return StageLoop(settings, spec, JudgeHandler(ctx), on_stall=ctx.on_stall)
+    return StageLoop(settings, spec, JudgeHandler(ctx), on_stall=ctx.on_stall, telemetry=ctx.telemetry)

@@ -22,6 +22,7 @@ class JoinedRequest(BaseModel):
     first_seen_ms: int = Field(description="Wall-clock time the first side reached the join.")
     joined_ms: int = Field(description="Wall-clock time the join completed or timed out.")
     input_published_ms: int = Field(default=0, description="Kafka timestamp of the latest input message.")
+    traceparent: str = Field(default="", description="W3C trace context the producer sent with the request, if any.")
 
 
 class JudgeRequest(BaseModel):

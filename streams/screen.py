@@ -21,6 +21,7 @@ from .messages import JoinedRequest, JudgeRequest
 from .policy import judge_route
 from .runtime.checkpoint import Checkpoint
 from .runtime.context import StageContext
+from .verdict_telemetry import VerdictMetrics, screen_headers
 from .verdicts import build_verdict, scoring_item
 
 log = logging.getLogger(__name__)
@@ -65,16 +66,20 @@ class Screener:
         topics, started = self.ctx.topics, time.time()
         scores = await run_checks(self.checks, [scoring_item(r) for _, r in requests])
         screen_ms = (time.time() - started) * 1000
+        metrics, tracing = VerdictMetrics(self.ctx.telemetry, "screen"), self.ctx.telemetry.tracing
         verdicts = []
         for (partition, request), item_scores in zip(requests, scores, strict=True):
             latency = {"join_wait": float(request.joined_ms - request.first_seen_ms), "screen": screen_ms}
             verdict = build_verdict(request, item_scores, self.ctx.policy, latency_ms=latency)
             verdicts.append((partition, verdict))
+            metrics.add(verdict)
+            headers = screen_headers(request.traceparent) if tracing else None
             key = request.request_id.encode()
-            await checkpoint.send(topics.verdicts, verdict.model_dump_json().encode(), key=key)
+            await checkpoint.send(topics.verdicts, verdict.model_dump_json().encode(), key=key, headers=headers)
             reason = (judge_route(self.settings, request.request_id, verdict.tenant, item_scores, verdict.categories)
                       if self.judge_enabled else None)
             if reason:
                 routed = JudgeRequest(verdict=verdict, request=request, reason=reason)
-                await checkpoint.send(topics.judge, routed.model_dump_json().encode(), key=key)
+                await checkpoint.send(topics.judge, routed.model_dump_json().encode(), key=key, headers=headers)
+        metrics.publish_on(checkpoint)
         await self.alerter.publish(verdicts, checkpoint)

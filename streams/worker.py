@@ -33,6 +33,7 @@ from .alerting import StallAlerts
 from .app import PARTS, loop_factories, stage_context
 from .runtime.health import HealthServer, loop_status_dict
 from .runtime.supervisor import Supervisor
+from .telemetry import Telemetry
 from .topics import PipelineTopics, internal_topics
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ def run_worker(settings: RaiwatchSettings, loglevel: str = "WARNING", only: str 
 
 async def _run(settings: RaiwatchSettings, loglevel: str, only: str | None) -> int:
     stall_alerts = StallAlerts(settings, PipelineTopics.of(settings).alerts)
-    ctx = stage_context(settings, on_stall=stall_alerts)
+    telemetry = Telemetry.from_environment(only or "stages")
+    ctx = stage_context(settings, on_stall=stall_alerts, telemetry=telemetry)
     supervisor = Supervisor(settings.stages.max_restarts, settings.stages.restart_window_s,
                             stop_timeout_s=settings.stages.stop_timeout_s)
     sinks_apart = only is None and settings.stages.process_sinks_apart
@@ -85,6 +87,7 @@ async def _run(settings: RaiwatchSettings, loglevel: str, only: str | None) -> i
         return await supervisor.run()
     finally:
         await stall_alerts.close()
+        telemetry.close()
 
 
 def freeze_startup_objects() -> None:

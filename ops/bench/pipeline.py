@@ -1,6 +1,7 @@
 """Pipeline benchmark: sustained throughput and end-to-end latency on the real local stack.
 
     python -m raiwatch.ops.bench.pipeline [--requests 20000] [--latency-rate 500] [--json-out FILE]
+    python -m raiwatch.ops.bench.pipeline --telemetry 3     # telemetry's overhead only
 
 Prints JSON with:
 - `ceiling`: a raw aiokafka consume -> produce pass-through of the same messages (no decoding,
@@ -13,7 +14,10 @@ Prints JSON with:
   measured last (the bulk runs warm the broker up), once their topics and databases are gone,
   ClickHouse has no merges running and the machine is quiet, after 10 s of unmeasured warm-up
   traffic at that rate.
-Targets (issue 3): >= 2,000 paired messages/s; p99 <= 250 ms at 500 messages/s.
+- with `--telemetry ROUNDS` instead: `telemetry`, one-worker throughput with OpenTelemetry off
+  and on (every request traced; spans and metrics over OTLP/HTTP to a local receiver),
+  alternating, ROUNDS runs each, and the overhead in percent.
+Targets: >= 2,000 paired messages/s; p99 <= 250 ms at 500 messages/s; telemetry <= 3%.
 """
 
 from __future__ import annotations
@@ -88,9 +92,11 @@ async def passthrough_ceiling(settings: RaiwatchSettings, traffic: Path) -> dict
             "paired_per_s": round(moved / 2 / seconds)}
 
 
-def pipeline_throughput(settings: RaiwatchSettings, traffic: Path, requests: int, work: Path, workers: int) -> dict:
+def pipeline_throughput(settings: RaiwatchSettings, traffic: Path, requests: int, work: Path, workers: int,
+                        env: dict[str, str] | None = None) -> dict:
     """Pre-loaded traffic through `workers` worker processes (one consumer group)."""
-    procs = [start_worker(settings, work / f"throughput-worker{i}.log", worker_id=str(i)) for i in range(workers)]
+    procs = [start_worker(settings, work / f"throughput-worker{i}.log", worker_id=str(i), env=env)
+             for i in range(workers)]
     try:
         _warm_up(settings, work, procs[0])
         time.sleep(5 if workers > 1 else 0)  # let the group settle on its final assignment
@@ -99,11 +105,32 @@ def pipeline_throughput(settings: RaiwatchSettings, traffic: Path, requests: int
         published = time.monotonic() - started
         wait_for_counts(settings, requests + 1, 0, 900, worker=procs[0], settle_s=0)
         seconds = time.monotonic() - started
+        cpu_s = sum(_process_tree_cpu_s(proc.pid) for proc in procs)
     finally:
         for proc in procs:
             stop_worker(proc)
     return {"workers": workers, "requests": requests, "publish_seconds": round(published, 2),
-            "seconds": round(seconds, 2), "paired_per_s": round(requests / seconds)}
+            "seconds": round(seconds, 2), "paired_per_s": round(requests / seconds),
+            "worker_cpu_ms_per_request": round(cpu_s * 1000 / requests, 3)}
+
+
+def _process_tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process and its children have used so far: less noisy than
+    throughput on a shared machine (includes start-up, the same in every run)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    pids, total = [pid], 0.0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            pids += [int(c) for c in (task / "children").read_text().split()]
+    except OSError:
+        pass
+    for one in pids:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        except OSError:
+            pass
+    return total
 
 
 LATENCY_WARM_UP_S = 10.0
@@ -186,9 +213,63 @@ def _warm_up(settings: RaiwatchSettings, work: Path, worker) -> None:
     wait_for_counts(settings, 1, 0, 180, worker=worker, settle_s=0)
 
 
+class _OtlpReceiver:
+    """A local OTLP/HTTP endpoint that accepts and counts what it is sent (the telemetry runs)."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        counts = self.counts = {"requests": 0, "bytes": 0}
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                counts["bytes"] += len(self.rfile.read(int(self.headers["Content-Length"])))
+                counts["requests"] += 1
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def telemetry_overhead(settings: RaiwatchSettings, traffic: Path, requests: int, work: Path, rounds: int) -> dict:
+    """One-worker throughput with telemetry off and on (every request traced, metrics every
+    second, OTLP/HTTP to a local receiver), alternating, `rounds` times each."""
+    receiver = _OtlpReceiver()
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_METRIC_EXPORT_INTERVAL": "1000"}
+    off, on = [], []
+    try:
+        for _ in range(rounds):
+            with fresh(settings, "o") as run:
+                off.append(pipeline_throughput(run, traffic, requests, work, 1))
+            with fresh(settings, "t") as run:
+                on.append(pipeline_throughput(run, traffic, requests, work, 1, env=env))
+    finally:
+        receiver.close()
+    rate_off, rate_on = sum(r["paired_per_s"] for r in off), sum(r["paired_per_s"] for r in on)
+    cpu_off = sum(r["worker_cpu_ms_per_request"] for r in off)
+    cpu_on = sum(r["worker_cpu_ms_per_request"] for r in on)
+    return {"off_paired_per_s": [r["paired_per_s"] for r in off], "on_paired_per_s": [r["paired_per_s"] for r in on],
+            "off_worker_cpu_ms_per_request": [r["worker_cpu_ms_per_request"] for r in off],
+            "on_worker_cpu_ms_per_request": [r["worker_cpu_ms_per_request"] for r in on],
+            "otlp_posts": receiver.counts["requests"], "otlp_bytes": receiver.counts["bytes"],
+            "throughput_overhead_pct": round(100 * (1 - rate_on / rate_off), 1),
+            "worker_cpu_overhead_pct": round(100 * (cpu_on / cpu_off - 1), 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=20000, help="paired requests for the throughput run")
+    parser.add_argument("--telemetry", type=int, default=0, metavar="ROUNDS",
+                        help="only measure telemetry's overhead: throughput off and on, alternating, ROUNDS each")
     parser.add_argument("--latency-rate", type=float, default=500.0, help="input messages/s for the latency run")
     parser.add_argument("--latency-seconds", type=float, default=30.0, help="duration of the latency run")
     parser.add_argument("--json-out", type=Path, help="also write the JSON here")
@@ -199,6 +280,10 @@ def main() -> None:
     traffic = work / "throughput.jsonl"
     write_traffic(traffic, args.requests, 0, seed=20, kind_weights=PAIRED_ONLY)
     result: dict = {"machine": {"cpus": os.cpu_count()}, "checks": [str(check) for check in settings.screen.checks]}
+    if args.telemetry:
+        result["telemetry"] = telemetry_overhead(settings, traffic, args.requests, work, args.telemetry)
+        emit(result, args.json_out)
+        return
     with fresh(settings, "c") as run:
         result["ceiling"] = asyncio.run(passthrough_ceiling(run, traffic))
     with fresh(settings, "t") as run:

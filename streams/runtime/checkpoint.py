@@ -18,6 +18,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from ..telemetry import Telemetry
 from .sink import Sink, SinkRow
 from .state_store import ChangelogStore
 
@@ -26,9 +27,10 @@ class Checkpoint:
     """One batch's outputs, sink rows and state changes, committed together."""
 
     def __init__(self, producer: Any, consumer: Any, group_id: str, exactly_once: bool,
-                 store: ChangelogStore | None) -> None:
+                 store: ChangelogStore | None, telemetry: Telemetry | None = None) -> None:
         self.producer, self.consumer, self.group_id = producer, consumer, group_id
         self.exactly_once, self.store = exactly_once, store
+        self.telemetry = telemetry
         self._deliveries: list[Awaitable[Any]] = []
         self._rows: dict[Sink, list[SinkRow]] = {}
         self._after: list[Callable[[], None]] = []
@@ -54,6 +56,13 @@ class Checkpoint:
         """Run `callback` once the checkpoint has committed (e.g. a webhook)."""
         if callback is not None:
             self._after.append(callback)
+
+    def count_after_commit(self, instrument: str, amount: int, attributes: dict[str, Any]) -> None:
+        """Add to a telemetry counter once the checkpoint has committed (an aborted batch is
+        processed again and must not count twice)."""
+        telemetry = self.telemetry
+        if telemetry is not None and telemetry.metering:
+            self._after.append(lambda: telemetry.count(instrument, amount, attributes))
 
     async def commit(self, offsets: dict[Any, int], positions: dict[int, dict[str, int]]) -> None:
         """Flush the sinks, produce the state changes and `positions` (partition -> input topic

@@ -4,12 +4,13 @@ Stages take everything from here and never import the app (the only composition 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ...ops import kafka_clients
 from ...ops.settings import RaiwatchSettings
 from ...schemas.policies import PolicyV1
+from ..telemetry import Telemetry
 from ..topics import PipelineTopics
 from .loop import StallCallback
 from .state_store import ChangelogStore
@@ -23,6 +24,7 @@ class StageContext:
     topics: PipelineTopics
     policy: PolicyV1
     on_stall: StallCallback | None = None
+    telemetry: Telemetry = field(default_factory=Telemetry)
 
     def group_id(self, stage: str) -> str:
         """The consumer group of one stage."""

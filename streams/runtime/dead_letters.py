@@ -34,6 +34,8 @@ async def send_dead_letter(checkpoint: Any, topic: str, letter: DeadLetterV2) ->
     from aiokafka.errors import MessageSizeTooLargeError
 
     key, value, headers = letter.to_record()
+    checkpoint.count_after_commit("dead_letters", 1, {"raiwatch.reason": letter.reason.value,
+                                                      "raiwatch.stage": letter.stage})
     try:
         await checkpoint.send(topic, value, key=key, headers=headers)
     except MessageSizeTooLargeError as exc:

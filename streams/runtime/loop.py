@@ -53,6 +53,7 @@ from .checkpoint import Checkpoint
 from .dead_letters import dead_letter_for, send_dead_letter, undecodable_record
 from .fetch import fetch_window
 from .sink import Sink, SinkBackpressure
+from ..telemetry import Telemetry
 from .stall import StallReport, StallWatch
 from .state_store import ChangelogStore
 
@@ -136,10 +137,12 @@ class StageLoop:
     """Runs one stage's handler until stopped."""
 
     def __init__(self, settings: RaiwatchSettings, spec: LoopSpec, handler: Handler,
-                 on_stall: StallCallback | None = None) -> None:
+                 on_stall: StallCallback | None = None, telemetry: Telemetry | None = None) -> None:
         if spec.guarantee is Guarantee.EXACTLY_ONCE and handler.store is None:
             raise RaiwatchError(f"{spec.name}: an exactly-once loop needs a changelog store")
         self.settings, self.spec, self.handler, self.on_stall = settings, spec, handler, on_stall
+        self.telemetry = telemetry or Telemetry()
+        self.telemetry.watch_lag(self._lags)
         self.exactly_once = spec.guarantee is Guarantee.EXACTLY_ONCE
         if handler.store is not None:
             # A killed predecessor's open transaction holds the changelog until the broker
@@ -269,6 +272,7 @@ class StageLoop:
         await self.consumer.start()
 
     async def _close(self) -> None:
+        self.telemetry.unwatch_lag(self._lags)
         try:
             await self.handler.close()
         except Exception:  # noqa: BLE001 - shutting down anyway
@@ -287,7 +291,18 @@ class StageLoop:
 
     # --- one checkpoint ---
     def _new_checkpoint(self) -> Checkpoint:
-        return Checkpoint(self.producer, self.consumer, self.spec.group_id, self.exactly_once, self.handler.store)
+        return Checkpoint(self.producer, self.consumer, self.spec.group_id, self.exactly_once, self.handler.store,
+                          self.telemetry)
+
+    def _lags(self) -> list[tuple[int, dict[str, str]]]:
+        """(records waiting, attributes) per assigned partition, for the consumer-lag gauge."""
+        lags = []
+        for tp, position in list(self.positions.items()):
+            end = self._log_end(tp)
+            if end is not None:
+                lags.append((max(0, end - position), {"raiwatch.stage": self.spec.name, "messaging.destination.name":
+                                                      tp.topic, "messaging.destination.partition.id": str(tp.partition)}))
+        return lags
 
     async def _checkpoint(self, batches: dict[Any, list[Any]], tick_due: bool) -> None:
         from aiokafka.errors import ProducerFenced
@@ -295,6 +310,11 @@ class StageLoop:
         records = [record for partition_records in batches.values() for record in partition_records]
         offsets = {tp: partition_records[-1].offset + 1 for tp, partition_records in batches.items()}
         checkpoint = self._new_checkpoint()
+        started = time.monotonic()
+        if self.telemetry.metering:
+            for tp, partition_records in batches.items():
+                checkpoint.count_after_commit("messages", len(partition_records), {
+                    "raiwatch.stage": self.spec.name, "messaging.destination.name": tp.topic})
         try:
             await checkpoint.begin()
             if records:
@@ -323,6 +343,8 @@ class StageLoop:
         self.positions.update(offsets)
         self._committed(offsets)
         self._isolate_left = max(0, self._isolate_left - len(records))
+        if records:
+            self.telemetry.record("stage_duration", time.monotonic() - started, {"raiwatch.stage": self.spec.name})
 
     def _committed(self, offsets: dict[Any, int]) -> None:
         for sink in self.handler.sinks:

@@ -25,12 +25,14 @@ class RecordingCheckpoint:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes | None, bytes | None]] = []
+        self.headers: list[tuple[str, bytes | None, Any]] = []  # (topic, key, headers)
         self.callbacks: list[Any] = []
         self.rows: list[tuple[Any, list[Any]]] = []
 
     async def send(self, topic: str, value: bytes | None, key: bytes | None = None, partition: int | None = None,
                    headers: Any = None) -> None:
         self.sent.append((topic, key, value))
+        self.headers.append((topic, key, headers))
 
     def write(self, sink: Any, rows: list[Any]) -> None:
         self.rows.append((sink, rows))
@@ -38,6 +40,9 @@ class RecordingCheckpoint:
     def after_commit(self, callback: Any) -> None:
         if callback is not None:
             self.callbacks.append(callback)
+
+    def count_after_commit(self, instrument: str, amount: int, attributes: Any) -> None:
+        pass
 
     def to(self, topic: str) -> list[bytes | None]:
         return [value for sent_topic, _, value in self.sent if sent_topic == topic]
