@@ -32,7 +32,6 @@ import queue
 import random
 import struct
 import threading
-import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -429,6 +428,3 @@ def _parse_headers(text: str) -> dict[str, str]:
     pairs = (item.split("=", 1) for item in text.split(",") if "=" in item)
     return {unquote(key.strip()): unquote(value.strip()) for key, value in pairs}
 
-
-def now_ns() -> int:
-    return time.time_ns()
