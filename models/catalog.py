@@ -60,6 +60,8 @@ BUILTIN_CHECKS: dict[str, CheckEntry] = {entry.name: entry for entry in [
                "Harmful request with hazard category (S1-S14), trained classifier"),
     CheckEntry("refusal.classifier", "raiwatch.models.guardrails.classifier:RefusalClassifierCheck",
                "Refusal in the output (for over-refusal), trained classifier"),
+    CheckEntry("compliance.classifier", "raiwatch.models.guardrails.classifier:ComplianceClassifierCheck",
+               "Output does what was asked (vs refusal, deflection, safety info), trained classifier"),
     CheckEntry("judge.safety", "raiwatch.models.judges.checks:safety_judge",
                "LLM judge, safety rubric; calibrated from answer log-probabilities"),
     CheckEntry("judge.fairness", "raiwatch.models.judges.checks:fairness_judge",
@@ -67,6 +69,12 @@ BUILTIN_CHECKS: dict[str, CheckEntry] = {entry.name: entry for entry in [
     CheckEntry("judge.prompt_injection", "raiwatch.models.judges.checks:prompt_injection_judge",
                "LLM judge, prompt-injection rubric; calibrated from answer log-probabilities"),
 ]}
+
+
+RULE_TIER = ("pii.regex", "harm.keywords", "refusal.keywords")
+"""The default screening tier: rules, no models."""
+TRAINED_TIER = ("pii.presidio", "injection.classifier", "harm.classifier", "refusal.classifier", "compliance.classifier")
+"""The trained fast tier (artifacts from `raiwatch guardrails train`), as benchmarked and evaluated."""
 
 
 @cache

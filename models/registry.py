@@ -6,7 +6,7 @@ imports its factory, builds it, and sets its `check_id`: the name, the version o
 or logic, and its identity, the resolved arguments that change results (for a judge the
 backend, the model name and a fingerprint of the weights it loaded; for a classifier its
 training-data fingerprint), after the arguments as given (less any that look like secrets),
-e.g. `judge.safety@rubric1{backend='openai',base_url='http://vllm:8000/v1',model='llama-guard'}`.
+e.g. `judge.safety@rubric2{backend='openai',base_url='http://vllm:8000/v1',model='llama-guard'}`.
 Every verdict stores these ids, so each verdict names exactly what produced it.
 """
 

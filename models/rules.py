@@ -25,8 +25,8 @@ PII_PATTERNS: dict[str, re.Pattern[str]] = {
     "ipv4": re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b"),
 }
 SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
-    "private_key": re.compile(r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY-----(?:.{0,20000}?-----END (?:[A-Z0-9]+ ){0,3}"
-                              r"PRIVATE KEY-----|.{0,20000})", re.DOTALL),
+    "private_key": re.compile(r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----(?:.{0,20000}?-----END "
+                              r"(?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----|.{0,20000})", re.DOTALL),
     "jwt": re.compile(r"\beyJ[A-Za-z0-9_-]{8,4000}\.eyJ[A-Za-z0-9_-]{8,4000}\.[A-Za-z0-9_-]{8,4000}"),
     # OpenAI-style keys, hyphenated ones included (sk-proj-..., sk-live-..., sk-ant-...).
     "api_key": re.compile(r"(?<![A-Za-z0-9])sk-(?:[A-Za-z0-9]{2,16}-){0,3}[A-Za-z0-9_-]{16,400}"),
@@ -36,12 +36,59 @@ SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
     "slack_token": re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{10,250}"),
     "slack_webhook": re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]{20,200}"),
     "google_api_key": re.compile(r"\bAIza[0-9A-Za-z_-]{35}"),
-    # A value assigned to a name that says it is secret: `password: hunter2`, `api_key="..."`.
-    # (Only the `value` group is masked.)
+    # Other providers' prefixed tokens: Docker, npm, GitLab, Hugging Face, PyPI, Stripe webhooks,
+    # Google OAuth client secrets, Shopify, Slack apps, SendGrid, Mailgun.
+    "prefixed_token": re.compile(r"(?<![A-Za-z0-9])(?:dckr_pat_|npm_|glpat-|hf_|pypi-|whsec_|GOCSPX-|shp(?:at|ss|ca)_|"
+                                 r"xapp-|SG\.)[A-Za-z0-9._-]{16,400}|\bkey-[0-9a-f]{32}\b"),
+    # A value assigned to a name that says it is secret: `password: hunter2`, `api_key="..."`,
+    # `DB_PASSWORD=...`, `AccountKey=...;`, in several languages. (Only the `value` group is masked.)
     "secret_assignment": re.compile(
-        r"(?i)\b(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|client[_-]?secret)"
-        r"(?:\s{0,3}[:=]\s{0,3}|\s{1,3}is\s{1,3})['\"]?(?P<value>[^\s'\"]{6,200})"),
+        r"(?i)(?:\b|_)(?:password|passwd|pwd|pass(?:phrase|code)?|secret|token|api[_-]?key|access[_-]?key|"
+        r"client[_-]?secret|account[_-]?key|shared[_-]?access[_-]?key|credentials?|passwort|kennwort|"
+        r"mot de passe|contrase[ñn]a|wachtwoord|senha|parola d'ordine)"
+        r"(?:\s{0,3}[:=]\s{0,3}|\s{1,3}(?:is|was|to|ist|est|es|è|é|is nu)\s{1,3}(?:now\s{1,3})?)[`'\"]?"
+        r"(?P<value>[^\s'\"`;,]{4,400})"),
+    # Credentials inside a URI: scheme://user:password@host.
+    "uri_credentials": re.compile(r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@]{1,100}:(?P<value>[^\s@/]{1,200})@"),
 }
+# Personal data recognised by the words around it (a date is personal where it is a birth date;
+# a number is an id where it is called one). The `value` group is what gets masked.
+CONTEXT_PATTERNS: dict[str, re.Pattern[str]] = {
+    "date_of_birth": re.compile(
+        r"(?i)\b(?:born(?:\s+on)?|date\s+of\s+birth|d\.?o\.?b\.?|birth\s?date|birthday|geboren(?:\s+am)?|"
+        r"geburtsdatum|n[ée]e?\s+le|date\s+de\s+naissance|nacid[oa]\s+el|fecha\s+de\s+nacimiento|nat[oa]\s+il|"
+        r"data\s+di\s+nascita|geboortedatum|geboren\s+op)\s{0,3}(?:[:,-]|is|was|on)?\s{0,3}(?:on\s+)?"
+        r"(?P<value>\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}(?:st|nd|rd|th)?\.?\s+[A-Za-zéû]{3,10}\.?\s+\d{4}|"
+        r"[A-Za-z]{3,10}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4})"),
+    "national_id": re.compile(
+        r"(?i)\b(?:passport(?:\s+(?:no|number|#))?|national\s+insurance(?:\s+(?:no|number))?|NI\s+(?:no|number)|"
+        r"aadhaar(?:\s+(?:no|number))?|PAN(?:\s+(?:no|number))?|CPF|SIN|social\s+insurance\s+number|"
+        r"social\s+security(?:\s+(?:no|number))?|codice\s+fiscale|DNI|NIE|BSN|NIR|steuer-?id|tax\s+id|"
+        r"(?:personal)?ausweis(?:nummer)?|id(?:entity)?\s+(?:card\s+)?(?:no|number)|"
+        r"licen[cs]e\s+plate|plate(?:\s+(?:no|number))?|kennzeichen|immatriculation|matr[ií]cula|targa|kenteken|"
+        r"(?:bank\s+)?account\s+(?:no|number|#))\.?\s{0,3}(?:is|:|#|=|-)?\s{0,3}"
+        r"(?P<value>[A-Z0-9](?:[A-Z0-9]|[ .\-/](?=[A-Z0-9])){3,24})"),
+    "username": re.compile(
+        r"(?i)\b(?:user\s?name|login|user(?:[_-]?id)?|benutzer(?:name)?|utilisateur|usuario|utente|gebruikersnaam)"
+        r"\s{0,3}(?:[:=]|\s(?:is|was)\s)\s{0,3}[`'\"]?(?P<value>[A-Za-z0-9][A-Za-z0-9._@-]{2,63})"),
+    # Street addresses: a house number and a street type (English), or the street type first
+    # and the number after (German, Dutch, Italian, Spanish, Portuguese, French).
+    "street_address": re.compile(
+        r"\b\d{1,5}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:(?:\d{1,3}(?:st|nd|rd|th)|[A-Z][a-z]{1,20})\.?\s+){1,3}"
+        r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Way|Court|Ct|Place|Pl|Terrace|Parkway|"
+        r"Pkwy|Square|Sq|Circle|Cir|Highway|Hwy)\b\.?"
+        r"(?:,?\s{1,3}(?:Apt|Apartment|Suite|Ste|Unit|Floor|Fl|#)\.?\s{0,2}[\w-]{1,6})?"
+        r"(?:,?\s{1,3}[A-Z][A-Za-z]{1,20}(?:\s[A-Z][A-Za-z]{1,20}){0,2},?\s{1,3}[A-Z]{2}\s{1,3}"
+        r"(?:\d{5}(?:-\d{4})?|[A-Z]\d[A-Z]\s?\d[A-Z]\d))?"
+        r"|\b[A-ZÄÖÜ][a-zäöüß]{2,30}(?:straße|strasse|str\.|weg|gasse|platz|allee|laan|straat|plein|gracht)\s{1,3}\d{1,4}[a-z]?\b"
+        r"|\b(?:\d{1,4},?\s+)?(?:rue|avenue|boulevard|bd|chemin|place|via|viale|piazza|corso|calle|avenida|plaza|"
+        r"paseo|rua|travessa)\s+(?:(?:de|del|della|da|do|des|du|la|le|l')\s+)?[A-ZÀ-Ý][\w'À-ÿ-]{1,30}"
+        r"(?:\s+[A-ZÀ-Ý][\w'À-ÿ-]{1,30}){0,2}(?:,?\s{1,3}(?:n\.?\s?|nº\s?)?\d{1,4}[a-z]?)?"),
+}
+OPAQUE_TOKEN = "opaque_token"  # masked in storage, not a finding: a long random-looking token of unknown kind
+# Long runs of letters, digits and + / _ = - . that look random (both letter cases and digits,
+# or hex of a key's length): a credential of a kind no pattern knows.
+_OPAQUE = re.compile(r"(?<![\w/+=.@:-])[A-Za-z0-9+/_=.-]{24,400}(?![\w/+=.@-])")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -65,11 +112,27 @@ HINTS: dict[str, tuple[str, ...]] = {
     "github_token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), "slack_token": ("xox",),
     "slack_webhook": ("hooks.slack.com",), "google_api_key": ("AIza",), "email": ("@",),
 }
-LOWER_HINTS = {"secret_assignment": ("password", "passwd", "pwd", "secret", "token", "key")}
-DIGIT_KINDS = {"phone", "us_ssn", "credit_card", "ipv4"}
+LOWER_HINTS = {
+    "secret_assignment": ("pass", "pwd", "secret", "token", "key", "credential", "kennwort", "mot de passe", "contrase",
+                          "wachtwoord", "senha", "parola"),
+    "uri_credentials": ("://",),
+    "prefixed_token": ("dckr_pat_", "npm_", "glpat-", "hf_", "pypi-", "whsec_", "gocspx-", "shpat_", "shpss_", "shpca_",
+                       "xapp-", "sg.", "key-"),
+    "date_of_birth": ("born", "birth", "dob", "d.o.b", "geboren", "geburt", "née", "ne le", "né le", "naissance",
+                      "nacid", "nacimiento", "nato", "nata", "nascita", "geboorte"),
+    "national_id": ("passport", "insurance", "ni ", "ni:", "aadhaar", "pan ", "pan:", "cpf", "sin ", "sin:",
+                    "social security", "codice", "dni", "nie ", "nie:", "bsn", "nir", "steuer", "tax id", "ausweis",
+                    "id no", "id number", "id card", "identity", "plate", "kennzeichen", "immatriculation", "matr",
+                    "targa", "kenteken", "account no", "account number", "account #"),
+    "username": ("user", "login", "benutzer", "utilisateur", "usuario", "utente", "gebruikersnaam"),
+}
+# Kinds whose every match holds a digit: skipped on texts without one.
+DIGIT_KINDS = {"phone", "us_ssn", "credit_card", "ipv4", "street_address", "date_of_birth", "national_id"}
 
 
 def _may_match(kind: str, text: str, lowered: str, has_digit: bool) -> bool:
+    if kind in DIGIT_KINDS and not has_digit:
+        return False
     if kind in HINTS:
         return any(hint in text for hint in HINTS[kind])
     if kind in LOWER_HINTS:
@@ -79,13 +142,38 @@ def _may_match(kind: str, text: str, lowered: str, has_digit: bool) -> bool:
     return True
 
 
+def _plausible(kind: str, value: str) -> bool:
+    """Context patterns catch the word after "password is" or "plate": keep only values that
+    look like one (a secret has a digit or a symbol; an id number has a digit)."""
+    if kind == "secret_assignment":
+        return any(not c.isalpha() for c in value) and value.lower() not in {"none", "null", "****", "<redacted>"}
+    if kind == "national_id":
+        return any(c.isdigit() for c in value)
+    return True
+
+
+def _looks_random(token: str) -> bool:
+    """A credential-like token: mixed case and digits (or a long hex/base64 run), not a word
+    joined by dashes, a path or a version string."""
+    core = token.strip("=.-_/+")
+    if len(core) < 24:
+        return False
+    digits = sum(c.isdigit() for c in core)
+    upper = sum(c.isupper() for c in core)
+    lower = sum(c.islower() for c in core)
+    if digits and upper and lower:
+        return digits >= 2 and upper >= 2 and len(set(core)) >= 12
+    return len(core) >= 32 and digits >= 6 and (upper or lower) and len(set(core)) >= 12
+
+
 def find_pii(text: str) -> list[tuple[int, int, str]]:
     """(start, end, kind) spans of personal data and secrets to mask, non-overlapping, in text
-    order (the longest wins where two overlap). Kind `digit_run` is a card-like number that fails
-    the Luhn check: masked, but not reported as a card."""
+    order (the longest wins where two overlap). Kinds `digit_run` (a card-like number that fails
+    the Luhn check) and `opaque_token` (a random-looking token no pattern names) are masked but
+    not reported as findings."""
     spans: list[tuple[int, int, str]] = []
     lowered, has_digit = text.lower(), DIGIT.search(text) is not None
-    for patterns in (SECRET_PATTERNS, PII_PATTERNS):
+    for patterns in (SECRET_PATTERNS, PII_PATTERNS, CONTEXT_PATTERNS):
         for kind, pattern in patterns.items():
             if not _may_match(kind, text, lowered, has_digit):
                 continue
@@ -95,7 +183,11 @@ def find_pii(text: str) -> list[tuple[int, int, str]]:
                 else:
                     kind_found = kind
                 start, end = match.span("value") if "value" in pattern.groupindex else match.span()
+                if not _plausible(kind_found, text[start:end]):
+                    continue
                 spans.append((start, end, kind_found))
+    if has_digit:
+        spans.extend((m.start(), m.end(), OPAQUE_TOKEN) for m in _OPAQUE.finditer(text) if _looks_random(m.group()))
     spans.sort(key=lambda span: (span[0], span[0] - span[1]))
     merged: list[tuple[int, int, str]] = []
     for span in spans:
@@ -145,7 +237,7 @@ class RegexPiiCheck:
             spans = find_pii(text)
             redacted[source] = redact(text, spans) if spans else text
             for start, end, kind in spans:
-                if kind == DIGIT_RUN:
+                if kind in (DIGIT_RUN, OPAQUE_TOKEN):
                     continue
                 kinds.add(f"pii.{kind}")
                 evidence.append(EvidenceSpan(source=source, start=start, end=end, label=f"pii.{kind}"))

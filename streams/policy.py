@@ -17,6 +17,7 @@ from ..schemas.common import Pillar, Severity
 from ..schemas.policies import PolicyCheck, PolicyV1
 
 REFUSAL_PREFIX = "refusal."
+COMPLIANCE_PREFIX = "compliance."  # the reply did what was asked: harmful only with a harmful request
 DATA_LABEL_PREFIX = "pii."  # evidence labels for personal data (not an attack when in a prompt)
 
 DEFAULT_POLICY = PolicyV1(

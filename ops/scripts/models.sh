@@ -5,9 +5,6 @@
 set -euo pipefail
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 raiwatch models install
-store="${RAIWATCH_MODEL_DIR:-$HOME/.cache/raiwatch/models}"
-for check in injection harm refusal; do
-  if [ ! -f "$store/guardrails/$check.classifier/1/report.json" ]; then
-    raiwatch guardrails train -c "$check"
-  fi
-done
+# Retrains a classifier only when its artifact is missing or stale (another configuration, or
+# other data than this checkout builds from the installed packages).
+raiwatch guardrails train --if-stale

@@ -236,7 +236,7 @@ SCREEN = [
 ]
 # Judge rows (revision 2, same verdict_id): request, violation, judge_score, latency (to the judge row), judge ms
 JUDGE = [("a5", 0, 0.2, 1500, 900), ("a8", 1, None, 2000, 1800), ("g4", 1, 0.95, 1300, 1200)]
-JUDGE_CHECK = "judge.safety@rubric1{backend='openai',model='llama-guard-3-1b',threshold=0.5}"
+JUDGE_CHECK = "judge.safety@rubric2{backend='openai',model='llama-guard-3-1b',threshold=0.5}"
 MESSAGES = {request: (f"prompt of {request}", f"output of {request}") for request, *_ in SCREEN}
 MESSAGES["a4"] = ("Mail the report to <EMAIL_ADDRESS>", "Sent to <EMAIL_ADDRESS>.")
 

@@ -39,7 +39,7 @@ def test_routed_verdicts_are_judged_in_place(fresh_settings, tmp_path: Path) -> 
         # fails the test; and the row names the judge with its backend and model.
         for judge_score, unscored, keys in rows:
             assert judge_score is not None and not [c for c in unscored if c.startswith("judge.")], (judge_score, unscored)
-            assert any(k.startswith("judge.safety@rubric1{backend='transformers',model='smollm2-135m-instruct'")
+            assert any(k.startswith("judge.safety@rubric2{backend='transformers',model='smollm2-135m-instruct'")
                        for k in keys), keys
         # Every judged request is also the only row for its verdict id.
         dupes = client.query("SELECT count() FROM (SELECT verdict_id FROM verdicts FINAL GROUP BY verdict_id "

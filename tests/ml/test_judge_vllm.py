@@ -116,7 +116,7 @@ def test_the_worker_judges_with_the_served_model(vllm_server: str, fresh_setting
     finally:
         worker.stop()
     assert len(rows) == stats["requests"], worker.log()
-    expected_id = (f"judge.safety@rubric1{{backend='openai',base_url='{vllm_server}/v1',model='{SERVED_NAME}',"
+    expected_id = (f"judge.safety@rubric2{{backend='openai',base_url='{vllm_server}/v1',model='{SERVED_NAME}',"
                    "threshold=0.5}")
     for judge_score, keys, unscored in rows:
         assert judge_score is not None and not unscored, (judge_score, unscored)

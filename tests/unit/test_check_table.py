@@ -34,5 +34,5 @@ def test_the_check_id_records_version_and_arguments_but_no_secret() -> None:
     assert check.check_id == "pii.regex@2{scan_prompt=False}"
     judge = create_check("judge.safety", backend="openai", base_url="http://judge:8000/v1", model="llama-guard-3",
                          api_key="sk-live-secret")
-    assert judge.check_id == ("judge.safety@rubric1{backend='openai',base_url='http://judge:8000/v1',"
+    assert judge.check_id == ("judge.safety@rubric2{backend='openai',base_url='http://judge:8000/v1',"
                               "model='llama-guard-3',threshold=0.5}")

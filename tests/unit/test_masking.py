@@ -54,3 +54,45 @@ def test_no_pattern_turns_quadratic_on_hostile_input() -> None:
         started = time.perf_counter()
         find_pii(hostile)
         assert time.perf_counter() - started < 5.0
+
+
+# Personal data and secrets found by their context or shape (examples written for this test).
+CONTEXTUAL = [
+    ("Export DB_PASSWORD=Tr1cky!Pass before you run it.", "Tr1cky!Pass", "secret_assignment"),
+    ("Das Passwort ist Sommer2024! und bleibt geheim.", "Sommer2024!", "secret_assignment"),
+    ("postgres://app:s3cr3t-pw@db.internal:5432/orders", "s3cr3t-pw", None),  # reported as an email-like span
+    ("Use dckr_pat_Zk3Lm9Qp2Rt7Vx1Wy4Bn6Cd8 for the registry.", "dckr_pat_Zk3Lm9Qp2Rt7Vx1Wy4Bn6Cd8", "prefixed_token"),
+    ("Patient born on 12 March 1980, seen today.", "12 March 1980", "date_of_birth"),
+    ("Geburtsdatum: 03.07.1975", "03.07.1975", "date_of_birth"),
+    ("Her passport number is X4829173 and it expires soon.", "X4829173", "national_id"),
+    ("Log in with username: alice_92 on the VPN.", "alice_92", "username"),
+    ("Ship it to 742 Evergreen Terrace, Springfield, OR 97403 by Friday.", "742 Evergreen Terrace", "street_address"),
+    ("Die Adresse ist Lindenstraße 17 in Köln.", "Lindenstraße 17", "street_address"),
+    ("-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBGZ\n-----END PGP PRIVATE KEY BLOCK-----", "lQOYBGZ", "private_key"),
+]
+
+
+@pytest.mark.parametrize(("text", "value", "kind"), CONTEXTUAL, ids=[f"{c[2]}{i}" for i, c in enumerate(CONTEXTUAL)])
+def test_contextual_personal_data_is_masked_and_reported(text: str, value: str, kind: str) -> None:
+    assert value not in mask_sensitive(text)
+    found = [k for _, _, k in find_pii(text)]
+    assert kind in found if kind else found, found
+
+
+def test_random_looking_tokens_are_masked_but_not_findings() -> None:
+    text = "the webhook secret is stored as Zq8Lr2Vb7Nx4Kp1Wm6Ty3Hs9Dj5Fg0 in the vault"
+    assert "Zq8Lr2Vb7Nx4Kp1Wm6Ty3Hs9Dj5Fg0" not in mask_sensitive(text)
+    assert [k for _, _, k in find_pii(text)] == ["opaque_token"]
+    [score] = asyncio.run(create_check("pii.regex").score_batch([ScoringItem("r", output=text)]))
+    assert not score.evidence
+
+
+@pytest.mark.parametrize("text", [
+    "Choose a password that is long and unique.",  # no value after the cue
+    "Upgrade to version 2.14.3 of the package with pip install pkg==2.14.3.",
+    "See https://docs.python.org/3/library/asyncio-task.html for the details.",
+    "The meeting is on 12 March 1980 in the old town hall.",  # a date, but not a birth date
+    "Call the function get_user_account_settings_for_tenant() first.",
+])
+def test_ordinary_text_is_left_alone(text: str) -> None:
+    assert mask_sensitive(text) == text, find_pii(text)
