@@ -33,6 +33,7 @@ import random
 import struct
 import threading
 import urllib.request
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,11 +103,12 @@ def new_span_id() -> int:
     return random.getrandbits(64) or 1
 
 
-class SpanSink:
+class SpanSink(ABC):
     """Where finished span records go."""
 
+    @abstractmethod
     def submit(self, spans: list[SpanRecord]) -> None:
-        raise NotImplementedError
+        """Hand over a batch of finished spans (must not block the event loop for long)."""
 
     def close(self) -> None:
         """Send what is left."""

