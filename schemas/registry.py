@@ -14,7 +14,7 @@ from .alerts import AlertV1
 from .common import TopicEvent
 from .dead_letters import MAX_ORIGINAL_BYTES, DeadLetterV2
 from .evaluation import EvalRequestV1, EvalResultV1
-from .policies import IncidentV1, PolicyV1, RegulationV1
+from .policies import IncidentV1, PolicyV1, PolicyV2, RegulationV1
 from .redteam import RedteamExampleV1
 from .reviews import FeedbackV1, ReviewRequestV1
 from .training import TrainRequestV1, TrainResultV1
@@ -76,10 +76,10 @@ TOPICS: dict[str, TopicSpec] = {
               "Public incident reports (social media, news, red team)."),
         _spec("rai.regulations", RegulationV1, "event_id", 1, "Regulation and standard updates.",
               retention_ms=365 * DAY_MS),
-        _spec("rai.policies", PolicyV1, "policy_id", 1,
-              "Versioned policies; compacted so the latest version per policy is kept forever.",
-              cleanup_policy="compact", retention_ms=-1,
-              extra_configs={"min.compaction.lag.ms": "0", "segment.ms": str(DAY_MS)}),
+        TopicSpec("rai.policies", {1: PolicyV1, 2: PolicyV2}, "policy_id", 1,
+                  "Versioned policies; compacted so the latest version per policy is kept forever.",
+                  cleanup_policy="compact", retention_ms=-1,
+                  extra_configs={"min.compaction.lag.ms": "0", "segment.ms": str(DAY_MS)}),
         _spec("rai.feedback", FeedbackV1, "request_id", 1, "Human labels and rankings.",
               retention_ms=365 * DAY_MS),
         _spec("rai.reviews", ReviewRequestV1, "review_id", 1, "Items waiting for human review.",

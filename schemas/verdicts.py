@@ -46,6 +46,7 @@ class CheckResult(BaseModel):
     categories: list[str] = Field(default_factory=list, description="Categories found.")
     flagged: bool = Field(default=False, description="Score at or above the check's threshold.")
     error: str = Field(default="", description="Why the check is unscored, if it is.")
+    breaks: list[str] = Field(default_factory=list, description="Ids of the policies this finding breaks.")
 
 
 class VerdictV1(TopicEvent):
@@ -58,7 +59,10 @@ class VerdictV1(TopicEvent):
     model: ModelRef = Field(description="The model whose traffic was screened.")
     stage: Stage = Field(description="Stage that produced this revision.")
     policy_id: str = Field(description="Policy the checks implement (governance).")
-    policy_version: int = Field(ge=0, description="Version of that policy.")
+    policy_version: int = Field(ge=0, description="Version of that policy (of a set: its generation).")
+    policies: list[str] = Field(
+        default_factory=list, description="`id@version` of every policy the request was judged under."
+    )
     checks: list[CheckResult] = Field(default_factory=list, description="Per-check results.")
     pillars: list[Pillar] = Field(default_factory=list, description="Pillars with a finding.")
     categories: list[str] = Field(default_factory=list, description="Categories with a finding.")

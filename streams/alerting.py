@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from ..ops.settings import RaiwatchSettings
 from ..schemas.alerts import AlertV1
 from ..schemas.common import Severity
-from ..schemas.policies import PolicyV1
 from ..schemas.verdicts import VerdictV1
+from .policy_set import PolicySet
 from .runtime.checkpoint import Checkpoint
 from .runtime.stall import StallReport
 from .runtime.state_store import ChangelogStore
@@ -62,13 +62,14 @@ class Alerter:
     partitions it owns; two workers may both alert a key in one window, with the same
     deterministic alert id, so ClickHouse keeps one row."""
 
-    def __init__(self, settings: RaiwatchSettings, policy: PolicyV1, store: ChangelogStore, alerts_topic: str) -> None:
-        self.settings, self.policy, self.store, self.alerts_topic = settings, policy, store, alerts_topic
+    def __init__(self, settings: RaiwatchSettings, store: ChangelogStore, alerts_topic: str) -> None:
+        self.settings, self.store, self.alerts_topic = settings, store, alerts_topic
 
-    async def publish(self, verdicts: list[tuple[int, VerdictV1]], checkpoint: Checkpoint) -> None:
-        """Send alerts for qualifying verdicts (partition, verdict) with `checkpoint`; the
-        webhook is called once it has committed."""
-        threshold, window_ms = self.policy.alert_threshold.rank, self.settings.alerts.window_s * 1000
+    async def publish(self, verdicts: list[tuple[int, VerdictV1]], checkpoint: Checkpoint, policy: PolicySet) -> None:
+        """Send alerts for qualifying verdicts (partition, verdict) with `checkpoint`, at the
+        alert threshold of `policy` (the set the batch was judged under); the webhook is called
+        once it has committed."""
+        threshold, window_ms = policy.alert_threshold.rank, self.settings.alerts.window_s * 1000
         sent: list[AlertV1] = []
         now_ms = int(time.time() * 1000)
         for partition, verdict in verdicts:

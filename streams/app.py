@@ -13,7 +13,7 @@ from ..ops.settings import RaiwatchSettings
 from .clickhouse_sinks import deferred_sink_loop, verdicts_sink_loop
 from .join import join_loop
 from .judge import judge_loop
-from .policy import DEFAULT_POLICY
+from .policy_reader import PolicyBook, PolicyReader
 from .runtime.context import StageContext
 from .runtime.loop import StageLoop, StallCallback
 from .telemetry import Telemetry
@@ -25,18 +25,19 @@ PARTS = ("stages", "sinks")  # what one worker process can run: the Kafka-to-Kaf
 def stage_context(settings: RaiwatchSettings, on_stall: StallCallback | None = None,
                   telemetry: Telemetry | None = None) -> StageContext:
     """What every stage of this worker shares."""
-    return StageContext(settings=settings, topics=PipelineTopics.of(settings), policy=DEFAULT_POLICY, on_stall=on_stall,
-                        telemetry=telemetry or Telemetry())
+    return StageContext(settings=settings, topics=PipelineTopics.of(settings), policies=PolicyBook.default(),
+                        on_stall=on_stall, telemetry=telemetry or Telemetry())
 
 
-def loop_factories(ctx: StageContext, parts: tuple[str, ...] = PARTS) -> dict[str, Callable[[], StageLoop]]:
+def loop_factories(ctx: StageContext, parts: tuple[str, ...] = PARTS) -> dict[str, Callable[[], StageLoop | PolicyReader]]:
     """Name -> a function that builds the loop afresh (the supervisor calls it again to restart
     a crashed loop)."""
     unknown = set(parts) - set(PARTS)
     if unknown or not parts:
         raise ValueError(f"unknown worker parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
-    factories: dict[str, Callable[[], StageLoop]] = {}
+    factories: dict[str, Callable[[], StageLoop | PolicyReader]] = {}
     if "stages" in parts:
+        factories["policies"] = lambda: PolicyReader(ctx.settings, ctx.policies)
         factories["join"] = lambda: join_loop(ctx)
         if ctx.settings.judge.check is not None:
             factories["judge"] = lambda: judge_loop(ctx)

@@ -39,7 +39,7 @@ VERDICT_COLUMNS = [
     "verdict_id", "request_id", "event_time", "tenant", "model_name", "model_version", "model_adapter", "stage",
     "revision", "policy_id", "policy_version", "pillars", "categories", "violation", "over_refusal", "partial",
     "severity", "scores", "unscored", "judge_score", "rationale", "evidence", "locale", "input_published_at",
-    "stage_latency_ms",
+    "stage_latency_ms", "policies", "broken_policies",
 ]
 MESSAGE_COLUMNS = ["request_id", "event_time", "tenant", "model_name", "model_version", "prompt_redacted", "output_redacted"]
 DEAD_LETTER_COLUMNS = ["event_id", "event_time", "source_topic", "source_partition", "source_offset", "reason",
@@ -58,6 +58,7 @@ def verdict_row(v: VerdictV1) -> list[Any]:
         [c.check for c in v.checks if c.score is None], v.judge_score, v.rationale,
         json.dumps([e.model_dump() for e in v.evidence]), v.locale,
         datetime.fromtimestamp(v.input_published_ms / 1000, UTC), v.stage_latency_ms,
+        v.policies, sorted({policy for c in v.checks for policy in c.breaks}),
     ]
 
 

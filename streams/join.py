@@ -57,7 +57,7 @@ class JoinHandler(Handler):
                       topics.outputs: ("output", topic_spec("rai.outputs"))}
         self.topic_of = {side: name for name, (side, _) in self.specs.items()}
         self.store = ctx.changelog_store(topics.join_changelog)
-        self.screener = Screener(ctx, Alerter(settings, ctx.policy, self.store, topics.alerts))
+        self.screener = Screener(ctx, Alerter(settings, self.store, topics.alerts))
         self.positions: dict[Any, int] = {}  # the loop's committed input positions (a live view)
         self.progress = InputProgress(settings, lambda topic, partition: self._position(topic, partition))
         self.timeout_ms = int(settings.join.timeout_s * 1000)

@@ -38,7 +38,7 @@ class JudgeHandler(Handler):
         secret = {"api_key": api_key.get_secret_value()} if api_key is not None and spec.args.get("backend") == "openai" else {}
         self.judge_check = create_check(spec.name, **spec.args, **secret)
         self.store = ctx.changelog_store(topics.judge_changelog)
-        self.alerter = Alerter(settings, ctx.policy, self.store, topics.alerts)
+        self.alerter = Alerter(settings, self.store, topics.alerts)
 
     async def process(self, records: list[Any], checkpoint: Checkpoint) -> None:
         started = time.time()
@@ -53,10 +53,10 @@ class JudgeHandler(Handler):
         results = await run_checks([self.judge_check], [scoring_item(r.request) for _, r, _ in requests])
         judge_ms = (time.time() - started) * 1000
         metrics, tracing = VerdictMetrics(self.ctx.telemetry, "judge"), self.ctx.telemetry.tracing
-        verdicts = []
+        verdicts, policy = [], self.ctx.policy  # the set in force, for the whole batch
         for (partition, routed, headers), (score,) in zip(requests, results, strict=True):
             screened = routed.verdict
-            verdict = refine_verdict(screened, score, self.ctx.policy,
+            verdict = refine_verdict(screened, score, policy,
                                      {**screened.stage_latency_ms, "judge": judge_ms})
             verdicts.append((partition, verdict))
             metrics.add(verdict)
@@ -64,7 +64,7 @@ class JudgeHandler(Handler):
             await checkpoint.send(self.topics.verdicts, verdict.model_dump_json().encode(),
                                   key=routed.request.request_id.encode(), headers=out_headers)
         metrics.publish_on(checkpoint)
-        await self.alerter.publish(verdicts, checkpoint)
+        await self.alerter.publish(verdicts, checkpoint, policy)
 
     async def tick(self, checkpoint: Checkpoint) -> None:
         now_ms = int(time.time() * 1000)

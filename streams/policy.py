@@ -1,42 +1,27 @@
-"""The screening policy in force and the rules that turn check scores into a verdict.
+"""The rules that turn check scores into findings under the policies in force.
 
-Until policies arrive as code on rai.policies (roadmap), the built-in default policy below is
-the one in force; every verdict records its id and version either way.
+Policies are code (YAML files, `policy_files.py`); a worker judges under the set in force
+(`policy_set.PolicySet`), the installed default set until rai.policies brings others.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from ..models.rules import mask_sensitive
 from ..models.scoring import Score
 from ..ops.settings import RaiwatchSettings
-from ..schemas.common import Pillar, Severity
-from ..schemas.policies import PolicyCheck, PolicyV1
+from .policy_files import default_policy_dir, load_policies
+from .policy_set import PolicySet
 
 REFUSAL_PREFIX = "refusal."
 COMPLIANCE_PREFIX = "compliance."  # the reply did what was asked: harmful only with a harmful request
 DATA_LABEL_PREFIX = "pii."  # evidence labels for personal data (not an attack when in a prompt)
 
-DEFAULT_POLICY = PolicyV1(
-    event_id="builtin:raiwatch.default:1",
-    ts=datetime(2026, 11, 1, tzinfo=UTC),
-    policy_id="raiwatch.default",
-    version=1,
-    pillar=Pillar.SAFETY,
-    title="Built-in default: PII in outputs, harmful compliance, prompt injection, over-refusal",
-    categories=["pii", "injection", "S1.violent_crimes", "S2.nonviolent_crimes", "S9.weapons", "S11.self_harm"],
-    checks=[
-        PolicyCheck(check="pii.regex", threshold=0.5),
-        PolicyCheck(check="harm.keywords", threshold=0.5),
-        PolicyCheck(check="refusal.keywords", threshold=0.5),
-    ],
-    severity=Severity.HIGH,
-    alert_threshold=Severity.HIGH,
-    provenance="built in",
-)
+DEFAULT_POLICY = PolicySet.of(load_policies(default_policy_dir()))
+"""The installed default policy set (schemas/policy_sets/default), in force until rai.policies
+says otherwise (`policy_reader.PolicyBook`)."""
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -46,19 +31,20 @@ def check_name(check_id: str) -> str:
     return check_id.split("@", 1)[0]
 
 
-_THRESHOLDS: dict[int, tuple[PolicyV1, dict[str, float]]] = {}
+_THRESHOLDS: dict[int, tuple[PolicySet, dict[str, float]]] = {}
 
 
-def _policy_thresholds(policy: PolicyV1) -> dict[str, float]:
+def _policy_thresholds(policy: PolicySet) -> dict[str, float]:
     """check name -> threshold for a policy object (cached: called per score, per message; the
     cache holds the policy, so its id is not reused)."""
     cached = _THRESHOLDS.get(id(policy))
     if cached is None or cached[0] is not policy:
-        cached = _THRESHOLDS[id(policy)] = (policy, {c.check: c.threshold for c in reversed(policy.checks)})
+        cached = _THRESHOLDS[id(policy)] = (policy, {c.check: c.threshold for c in reversed(policy.checks)
+                                                     if c.threshold is not None})
     return cached[1]
 
 
-def threshold_for(policy: PolicyV1, score: Score) -> float:
+def threshold_for(policy: PolicySet, score: Score) -> float:
     """The policy's threshold for the score's check, else the check's own, else the default."""
     name = check_name(score.check)
     own = score.threshold if score.threshold is not None else DEFAULT_THRESHOLD
@@ -71,7 +57,7 @@ def verdict_id(request_id: str, policy_id: str, policy_version: int) -> str:
     return hashlib.sha256(f"{request_id}\0{policy_id}\0{policy_version}".encode()).hexdigest()[:32]
 
 
-def is_flagged(score: Score, policy: PolicyV1) -> bool:
+def is_flagged(score: Score, policy: PolicySet) -> bool:
     """Scored and at or above the policy's threshold."""
     return score.value is not None and score.value >= threshold_for(policy, score)
 

@@ -67,10 +67,11 @@ class Screener:
         scores = await run_checks(self.checks, [scoring_item(r) for _, r in requests])
         screen_ms = (time.time() - started) * 1000
         metrics, tracing = VerdictMetrics(self.ctx.telemetry, "screen"), self.ctx.telemetry.tracing
+        policy = self.ctx.policy  # the set in force, for the whole batch
         verdicts = []
         for (partition, request), item_scores in zip(requests, scores, strict=True):
             latency = {"join_wait": float(request.joined_ms - request.first_seen_ms), "screen": screen_ms}
-            verdict = build_verdict(request, item_scores, self.ctx.policy, latency_ms=latency)
+            verdict = build_verdict(request, item_scores, policy, latency_ms=latency)
             verdicts.append((partition, verdict))
             metrics.add(verdict)
             headers = screen_headers(request.traceparent) if tracing else None
@@ -82,4 +83,4 @@ class Screener:
                 routed = JudgeRequest(verdict=verdict, request=request, reason=reason)
                 await checkpoint.send(topics.judge, routed.model_dump_json().encode(), key=key, headers=headers)
         metrics.publish_on(checkpoint)
-        await self.alerter.publish(verdicts, checkpoint)
+        await self.alerter.publish(verdicts, checkpoint, policy)

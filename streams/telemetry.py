@@ -59,12 +59,22 @@ class SpanRecord:
     attributes: dict[str, AttributeValue] = field(default_factory=dict)
     events: list[tuple[str, int, dict[str, AttributeValue]]] = field(default_factory=list)
     remote_parent: bool = False  # the parent span is another process's
+    # The OTLP encoding of `events[:encoded_events]`, when whoever built the record had it (the
+    # evaluation events of a verdict recur from span to span and are encoded once).
+    events_encoded: bytes = b""
+    encoded_events: int = 0
 
 
 def parse_traceparent(value: bytes | str | None) -> tuple[int, int] | None:
     """(trace id, parent span id) of a W3C `traceparent` value, or None when absent or malformed."""
     if not value:
         return None
+    if len(value) == 55 and isinstance(value, bytes) and value[2:3] == value[35:36] == value[52:53] == b"-":
+        try:  # the common case, as `format_traceparent` writes it
+            trace_id, span_id = int(value[3:35], 16), int(value[36:52], 16)
+        except ValueError:
+            return None
+        return (trace_id, span_id) if trace_id and span_id else None
     text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
     parts = text.strip().split("-")
     if len(parts) < 4 or len(parts[1]) != 32 or len(parts[2]) != 16:
@@ -289,15 +299,33 @@ def _attribute_fields(number: int, attributes: Mapping[str, AttributeValue]) -> 
 
 
 def _span_bytes(span: SpanRecord) -> bytes:
-    parts = [b"\x0a\x10", span.trace_id.to_bytes(16, "big"), b"\x12\x08", span.span_id.to_bytes(8, "big")]
+    out = bytearray(b"\x0a\x10")
+    out += span.trace_id.to_bytes(16, "big")
+    out += b"\x12\x08"
+    out += span.span_id.to_bytes(8, "big")
     if span.parent_id:
-        parts += [b"\x22\x08", span.parent_id.to_bytes(8, "big")]
-    parts += [_field(5, span.name.encode()), b"\x30\x01\x39", _PACK_Q(span.start_ns), b"\x41", _PACK_Q(span.end_ns)]
+        out += b"\x22\x08"
+        out += span.parent_id.to_bytes(8, "big")
+    out += _name_field(span.name, 5)
+    out += b"\x30\x01\x39"
+    out += _PACK_Q(span.start_ns)
+    out += b"\x41"
+    out += _PACK_Q(span.end_ns)
     for key, value in span.attributes.items():
         kv = _key_value(key, value)
-        parts += [b"\x4a", _varint(len(kv)), kv]
-    parts += [_event_field(name, at, attributes) for name, at, attributes in span.events]
-    return b"".join(parts)
+        out += b"\x4a"
+        out += _varint(len(kv))
+        out += kv
+    if span.encoded_events:
+        out += span.events_encoded
+    for name, at, attributes in span.events[span.encoded_events:]:
+        out += _event_field(name, at, attributes)
+    return bytes(out)
+
+
+def encode_events(events: Iterable[tuple[str, int, Mapping[str, AttributeValue]]]) -> bytes:
+    """Events as `Span.events` fields (for `SpanRecord.events_encoded`)."""
+    return b"".join(_event_field(name, at, attributes) for name, at, attributes in events)
 
 
 _EVENTS: dict[tuple, bytes] = {}
@@ -322,16 +350,17 @@ def _event_field(name: str, at: int, attributes: Mapping[str, AttributeValue]) -
     return encoded
 
 
-_NAMES: dict[str, bytes] = {}
+_NAMES: dict[tuple[int, str], bytes] = {}
 
 
-def _name_field(name: str) -> bytes:
-    """An event's name as field 2, cached (events have a handful of names)."""
-    encoded = _NAMES.get(name)
+def _name_field(name: str, number: int = 2) -> bytes:
+    """A name as string field `number` (2: an event's name, 5: a span's), cached: there are a
+    handful of names."""
+    encoded = _NAMES.get((number, name))
     if encoded is None:
-        encoded = _field(2, name.encode())
+        encoded = _field(number, name.encode())
         if len(_NAMES) < 1000:
-            _NAMES[name] = encoded
+            _NAMES[(number, name)] = encoded
     return encoded
 
 

@@ -6,10 +6,13 @@ from collections.abc import Sequence
 
 from ..models.scoring import Score, ScoringItem
 from ..schemas.common import ModelRef, Severity
-from ..schemas.policies import PolicyV1
 from ..schemas.verdicts import CheckResult, Stage, VerdictV1
 from .messages import JoinedRequest
-from .policy import COMPLIANCE_PREFIX, DATA_LABEL_PREFIX, REFUSAL_PREFIX, check_name, is_flagged, redacted_texts, verdict_id
+from .policy import (
+    COMPLIANCE_PREFIX, DATA_LABEL_PREFIX, REFUSAL_PREFIX, check_name, is_flagged, redacted_texts, threshold_for,
+    verdict_id,
+)
+from .policy_set import PolicySet
 
 
 def scoring_item(request: JoinedRequest) -> ScoringItem:
@@ -29,7 +32,7 @@ def scoring_item(request: JoinedRequest) -> ScoringItem:
 def build_verdict(
     request: JoinedRequest,
     scores: Sequence[Score],
-    policy: PolicyV1,
+    policy: PolicySet,
     *,
     stage: Stage = Stage.SCREEN,
     latency_ms: dict[str, float] | None = None,
@@ -45,33 +48,40 @@ def build_verdict(
     - personal data the user typed into the prompt is masked and recorded, never a violation;
     - over_refusal: the output does not answer (`reply_answered`) a prompt in which no check
       found anything: a refusal, or, with a compliance check, a deflection or a lecture.
+
+    Each finding that makes the verdict a violation or an over-refusal names the policies in
+    force it breaks (`CheckResult.breaks`, `PolicySet.breaks`); the verdict lists the policies
+    it was judged under.
     """
     head = request.prompt or request.output
     assert head is not None, "a joined request has at least one side"
     checks, pillars, categories, evidence = [], [], [], []
     refused = prompt_finding = output_finding = False
     complied: bool | None = None  # None: no compliance check scored this reply
+    kinds: list[str] = []  # per score: what its result is to the verdict (see `_breaks`)
     for score in scores:
         flagged, name = is_flagged(score, policy), check_name(score.check)
         checks.append(CheckResult(check=score.check, score=score.value, pillar=score.pillar,
                                   categories=list(score.categories), flagged=flagged, error=score.error))
+        kinds.append("")
         if name.startswith(COMPLIANCE_PREFIX):
             if score.value is not None and request.output is not None:
                 complied = bool(complied) or flagged
+                kinds[-1] = "complied" if flagged else "did_not_comply"
             continue
         if not flagged:
             continue
         if name.startswith(REFUSAL_PREFIX):
-            refused = True
+            refused, kinds[-1] = True, "refused"
             continue
         evidence.extend(score.evidence)
         _add_unique(pillars, score.pillar)
         for category in score.categories:
             _add_unique(categories, category)
         if any(span.source == "output" for span in score.evidence):
-            output_finding = True
+            output_finding, kinds[-1] = True, "output"
         elif not score.evidence or any(not span.label.startswith(DATA_LABEL_PREFIX) for span in score.evidence):
-            prompt_finding = True  # an attack or harmful request; PII the user typed is not one
+            prompt_finding, kinds[-1] = True, "prompt"  # an attack or harmful request; PII the user typed is not one
     answered = reply_answered(refused, complied)
     violation = output_finding or (prompt_finding and answered and request.output is not None)
     rationale = "; ".join(s.rationale for s in scores if s.rationale and is_flagged(s, policy)
@@ -80,6 +90,7 @@ def build_verdict(
         rationale += ("; " if rationale else "") + ("the reply complied" if answered else "the reply did not comply")
     over_refusal = request.output is not None and not answered and not prompt_finding and not output_finding
     severity = policy.severity if violation else (Severity.LOW if prompt_finding else Severity.INFO)
+    checks = _breaks(checks, scores, kinds, policy, head.tenant, violation, over_refusal)
     prompt_text = request.prompt.prompt if request.prompt else ""
     output_text = request.output.output if request.output else ""
     masked_prompt, masked_output = redacted_texts(prompt_text, output_text, scores)
@@ -93,6 +104,7 @@ def build_verdict(
         stage=stage,
         policy_id=policy.policy_id,
         policy_version=policy.version,
+        policies=list(policy.refs),
         checks=checks,
         pillars=pillars,
         categories=categories,
@@ -110,6 +122,26 @@ def build_verdict(
     )
 
 
+def _breaks(checks: list[CheckResult], scores: Sequence[Score], kinds: list[str], policy: PolicySet, tenant: str,
+            violation: bool, over_refusal: bool) -> list[CheckResult]:
+    """The results with the policies their findings break: an output finding, a prompt finding
+    that was answered, the compliance that answered it; for an over-refusal, the refusal found
+    and a compliance check that found the reply did not comply."""
+    out = []
+    for result, score, kind in zip(checks, scores, kinds, strict=True):
+        name, broken = check_name(score.check), []
+        if kind in ("output", "prompt") and violation:
+            broken = policy.breaks(name, score.value, threshold_for(policy, score), score.categories, tenant)
+        elif kind == "complied" and violation:
+            broken = policy.breaks(name, score.value, threshold_for(policy, score), (), tenant)
+        elif kind == "refused" and over_refusal:
+            broken = policy.breaks(name, score.value, threshold_for(policy, score), (), tenant)
+        elif kind == "did_not_comply" and over_refusal:
+            broken = policy.running(name, ())
+        out.append(result.model_copy(update={"breaks": broken}) if broken else result)
+    return out
+
+
 def reply_answered(refused: bool, complied: bool | None) -> bool:
     """Whether the reply did what was asked. Without a compliance check (`complied` None): no
     refusal found. With one: it says the reply complied and no refusal check says it refused
@@ -122,14 +154,17 @@ def _add_unique(items: list, item) -> None:
         items.append(item)
 
 
-def refine_verdict(screened: VerdictV1, judge: Score, policy: PolicyV1, latency_ms: dict[str, float]) -> VerdictV1:
+def refine_verdict(screened: VerdictV1, judge: Score, policy: PolicySet, latency_ms: dict[str, float]) -> VerdictV1:
     """The judge stage's revision of a screened verdict (same verdict id).
 
     A scored judge decides harmful compliance; findings in the output (PII) stand regardless.
     An unscored judge (timeout, no answer) leaves the screen's decision and says so.
     """
+    flagged = is_flagged(judge, policy)
+    broken = (policy.breaks(check_name(judge.check), judge.value, threshold_for(policy, judge), judge.categories,
+                            screened.tenant) if flagged else [])
     judge_result = CheckResult(check=judge.check, score=judge.value, pillar=judge.pillar,
-                               categories=list(judge.categories), flagged=is_flagged(judge, policy), error=judge.error)
+                               categories=list(judge.categories), flagged=flagged, error=judge.error, breaks=broken)
     update: dict = {"stage": Stage.JUDGE, "checks": [*screened.checks, judge_result],
                     "event_id": f"{screened.verdict_id}:{Stage.JUDGE.value}", "stage_latency_ms": latency_ms}
     if judge.value is None:

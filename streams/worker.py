@@ -32,6 +32,7 @@ from ..ops.topics import create_topics
 from .alerting import StallAlerts
 from .app import PARTS, loop_factories, stage_context
 from .runtime.health import HealthServer, loop_status_dict
+from .runtime.loop import StageLoop
 from .runtime.supervisor import Supervisor
 from .telemetry import Telemetry
 from .topics import PipelineTopics, internal_topics
@@ -72,7 +73,7 @@ async def _run(settings: RaiwatchSettings, loglevel: str, only: str | None) -> i
     if settings.stages.health_port is not None:
         async def statuses() -> list[dict[str, Any]]:
             found = [loop_status_dict(supervisor.current(name).status()) for name in factories
-                     if supervisor.current(name) is not None]
+                     if isinstance(supervisor.current(name), StageLoop)]  # not the policy reader
             if sinks_apart:
                 found += await supervisor.current("sinks-process").statuses()
             return found

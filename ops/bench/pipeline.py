@@ -100,12 +100,13 @@ def pipeline_throughput(settings: RaiwatchSettings, traffic: Path, requests: int
     try:
         _warm_up(settings, work, procs[0])
         time.sleep(5 if workers > 1 else 0)  # let the group settle on its final assignment
+        cpu_before_s = sum(_process_tree_cpu_s(proc.pid) for proc in procs)  # start-up and warm-up excluded
         started = time.monotonic()
         asyncio.run(replay(settings, traffic))
         published = time.monotonic() - started
         wait_for_counts(settings, requests + 1, 0, 900, worker=procs[0], settle_s=0)
         seconds = time.monotonic() - started
-        cpu_s = sum(_process_tree_cpu_s(proc.pid) for proc in procs)
+        cpu_s = sum(_process_tree_cpu_s(proc.pid) for proc in procs) - cpu_before_s
     finally:
         for proc in procs:
             stop_worker(proc)
@@ -116,7 +117,9 @@ def pipeline_throughput(settings: RaiwatchSettings, traffic: Path, requests: int
 
 def _process_tree_cpu_s(pid: int) -> float:
     """CPU seconds (user + system) a process and its children have used so far: less noisy than
-    throughput on a shared machine (includes start-up, the same in every run)."""
+    throughput on a shared machine. The caller subtracts the start-up's (importing and setting up
+    the OpenTelemetry SDK alone costs ~0.2 s per process, a third of the measured overhead when
+    it was counted)."""
     ticks = os.sysconf("SC_CLK_TCK")
     pids, total = [pid], 0.0
     try:

@@ -1,4 +1,4 @@
-"""What a stage gets to build its loops: settings, topic names, the policy in force, clients.
+"""What a stage gets to build its loops: settings, topic names, the policies in force, clients.
 Stages take everything from here and never import the app (the only composition root)."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from typing import Any
 
 from ...ops import kafka_clients
 from ...ops.settings import RaiwatchSettings
-from ...schemas.policies import PolicyV1
+from ..policy_reader import PolicyBook
+from ..policy_set import PolicySet
 from ..telemetry import Telemetry
 from ..topics import PipelineTopics
 from .loop import StallCallback
@@ -22,9 +23,14 @@ class StageContext:
 
     settings: RaiwatchSettings
     topics: PipelineTopics
-    policy: PolicyV1
+    policies: PolicyBook  # kept up to date from rai.policies by the worker's `PolicyReader`
     on_stall: StallCallback | None = None
     telemetry: Telemetry = field(default_factory=Telemetry)
+
+    @property
+    def policy(self) -> PolicySet:
+        """The policies in force now (a stage reads this once per batch)."""
+        return self.policies.current
 
     def group_id(self, stage: str) -> str:
         """The consumer group of one stage."""

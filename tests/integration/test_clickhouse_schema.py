@@ -97,7 +97,8 @@ def test_replacing_tables_dedup_retried_inserts(fresh_settings) -> None:
     client = clickhouse_client(fresh_settings)
     row = ["v1", "r1", datetime(2026, 11, 1, tzinfo=UTC), "acme", "m", "1", "", "screen", 1, "p", 1,
            ["safety"], ["S1"], 1, 0, 0, "high", {"c@1": 0.9}, [], None, "", "[]", "en",
-           datetime(2026, 11, 1, tzinfo=UTC), {"screen": 1.0}, 0, 17]  # ..., kafka_partition, kafka_offset
+           datetime(2026, 11, 1, tzinfo=UTC), {"screen": 1.0}, 0, 17,  # ..., kafka_partition, kafka_offset
+           ["safety.harmful-compliance@1"], ["safety.harmful-compliance"]]  # policies, broken_policies
     names = [n for n, in client.query(
         "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'verdicts' "
         "AND name != 'written_at' ORDER BY position").result_rows]

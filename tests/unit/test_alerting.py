@@ -27,14 +27,14 @@ def violation(at: datetime, request_id: str = "r1"):
 
 def publish(alerter: Alerter, verdicts: list) -> list[AlertV1]:
     checkpoint = RecordingCheckpoint()
-    asyncio.run(alerter.publish(verdicts, checkpoint))
+    asyncio.run(alerter.publish(verdicts, checkpoint, DEFAULT_POLICY))
     alerter.store.commit()
     return [AlertV1.model_validate_json(v) for v in checkpoint.to("alerts")]
 
 
 def test_one_alert_per_key_and_window_across_partitions() -> None:
     store = ChangelogStore(lambda **_: None, "changelog")
-    alerter = Alerter(RaiwatchSettings().replace(alerts__window_s=WINDOW_S), DEFAULT_POLICY, store, "alerts")
+    alerter = Alerter(RaiwatchSettings().replace(alerts__window_s=WINDOW_S), store, "alerts")
     start = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
     first = publish(alerter, [(0, violation(start)), (0, violation(start + timedelta(seconds=5), "r2"))])
     assert len(first) == 1 and first[0].kind == "violation"
@@ -47,16 +47,16 @@ def test_one_alert_per_key_and_window_across_partitions() -> None:
 
 def test_a_checkpoint_that_aborts_forgets_its_marks() -> None:
     store = ChangelogStore(lambda **_: None, "changelog")
-    alerter = Alerter(RaiwatchSettings(), DEFAULT_POLICY, store, "alerts")
+    alerter = Alerter(RaiwatchSettings(), store, "alerts")
     at = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
     checkpoint = RecordingCheckpoint()
-    asyncio.run(alerter.publish([(0, violation(at))], checkpoint))
+    asyncio.run(alerter.publish([(0, violation(at))], checkpoint, DEFAULT_POLICY))
     store.rollback()  # the transaction aborted: its alert never became visible
     assert len(publish(alerter, [(0, violation(at))])) == 1
 
 
 def test_verdicts_below_the_policy_threshold_do_not_alert() -> None:
     store = ChangelogStore(lambda **_: None, "changelog")
-    alerter = Alerter(RaiwatchSettings(), DEFAULT_POLICY, store, "alerts")
+    alerter = Alerter(RaiwatchSettings(), store, "alerts")
     _, _, clean = screen("What is the capital of Australia?", "Canberra.")
     assert publish(alerter, [(0, clean)]) == []

@@ -20,7 +20,7 @@ from raiwatch.streams.app import stage_context
 from raiwatch.streams.clickhouse_sinks import verdicts_sink_loop
 from raiwatch.streams.join import JoinHandler
 from raiwatch.streams.telemetry import (
-    SdkSpanSink, SpanRecord, Telemetry, encode_spans, format_traceparent, parse_traceparent,
+    SdkSpanSink, SpanRecord, SpanSink, Telemetry, encode_spans, format_traceparent, parse_traceparent,
 )
 
 from .fakes import FakeRecord, RecordingCheckpoint
@@ -130,6 +130,36 @@ def test_the_otlp_encoding_matches_the_official_protobuf() -> None:
     assert (values["a"].string_value, values["b"].bool_value, values["c"].int_value, values["d"].double_value) == (
         "x", True, 3, 0.5)
     assert span.events[0].name == "gen_ai.evaluation.result" and span.events[0].attributes[0].value.double_value == 1.5
+
+
+def test_verdict_spans_encode_as_the_sdk_sees_them() -> None:
+    """The sink's span records (evaluation events encoded once per recurring set, the stored
+    event added after) read back from OTLP exactly as the SDK path records them."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    exporter, sink = InMemorySpanExporter(), CollectingSink()
+    for telemetry in (Telemetry(SdkSpanSink(exporter)), Telemetry(sink)):
+        stored(telemetry, screen_batch(telemetry))
+    assert all(record.encoded_events == 3 for record in sink.records)  # the cached path was taken
+    request = ExportTraceServiceRequest.FromString(encode_spans(sink.records, {"service.name": "raiwatch"}))
+    decoded = {_read(s.attributes)["raiwatch.request_id"]: s for s in request.resource_spans[0].scope_spans[0].spans}
+    sdk = {s.attributes["raiwatch.request_id"]: s for s in exporter.get_finished_spans()}
+    assert set(decoded) == set(sdk) == {"traced-1", "plain-1"}
+    for request_id, span in decoded.items():
+        want = sdk[request_id]
+        assert _read(span.attributes) == dict(want.attributes)
+        assert [(e.name, e.time_unix_nano, _read(e.attributes)) for e in span.events[:-1]] == [
+            (e.name, e.timestamp, dict(e.attributes)) for e in want.events[:-1]]  # the evaluations
+        assert span.events[-1].name == want.events[-1].name == "raiwatch.stored"  # stored at its own time
+        assert span.start_time_unix_nano <= span.events[0].time_unix_nano < span.end_time_unix_nano
+
+
+class CollectingSink(SpanSink):
+    def __init__(self) -> None:
+        self.records: list[SpanRecord] = []
+
+    def submit(self, spans: list[SpanRecord]) -> None:
+        self.records += spans
 
 
 def test_off_unless_configured() -> None:

@@ -1,0 +1,120 @@
+"""Policies as code on the real broker and ClickHouse: `raiwatch policy apply` reaches a running
+worker without a restart (later verdicts carry the new version and its findings' attribution),
+and a kill -9 while a policy changes still leaves exactly one verdict per request."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from raiwatch.ops.pipeline_run import Counts, wait_for_counts
+from raiwatch.ops.policies import apply_policies
+from raiwatch.streams.policy_files import default_policy_dir
+
+from .pipeline_helpers import (
+    WorkerProcess, assert_exact_without_final, assert_exactly_once_on_topics, committed_records, replay_file,
+    write_traffic_file,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def settings(fresh_settings):
+    return fresh_settings.replace(join__timeout_s=3.0)
+
+
+@pytest.fixture
+def worker(settings, tmp_path):
+    process = WorkerProcess(settings, tmp_path)
+    process.start()
+    yield process
+    process.stop()
+
+
+def policy_folder(tmp_path: Path, over_refusal_version: int, severity: str = "low") -> Path:
+    """The default set with the over-refusal policy at `over_refusal_version`."""
+    folder = tmp_path / f"policies-v{over_refusal_version}"
+    shutil.copytree(default_policy_dir(), folder, dirs_exist_ok=True)
+    path = folder / "controllability.over-refusal.yaml"
+    text = path.read_text().replace("version: 1", f"version: {over_refusal_version}")
+    path.write_text(text.replace("severity: low", f"severity: {severity}"))
+    return folder
+
+
+def send_refusals(settings, tmp_path: Path, first: int, count: int) -> None:
+    """`count` benign prompts answered with a refusal (over-refusals), ids first..first+count-1."""
+    lines = []
+    for i in range(first, first + count):
+        rid = f"refused-{i}"
+        lines += [{"topic": "rai.prompts", "value": {"schema_version": 1, "event_id": f"{rid}-p", "request_id": rid,
+                                                     "model": {"name": "m"}, "prompt": "How do I bake bread?"}},
+                  {"topic": "rai.outputs", "value": {"schema_version": 1, "event_id": f"{rid}-o", "request_id": rid,
+                                                     "model": {"name": "m"},
+                                                     "output": "I'm sorry, but I can't help with that."}}]
+    path = tmp_path / f"refusals-{first}.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    replay_file(settings, path)
+
+
+def verdicts_by_request(settings) -> dict[str, dict]:
+    return {v["request_id"]: v for v in (orjson.loads(r.value) for r in committed_records(settings, "rai.verdicts"))}
+
+
+def test_an_applied_version_reaches_the_running_worker(settings, worker, tmp_path: Path) -> None:
+    send_refusals(settings, tmp_path, 0, 5)
+    wait_for_counts(settings, 5, 0, 90, worker=worker.proc)
+    before = verdicts_by_request(settings)["refused-0"]
+    assert "controllability.over-refusal@1" in before["policies"] and before["over_refusal"]
+    assert {b for c in before["checks"] for b in c["breaks"]} == {"controllability.over-refusal"}
+
+    applied = apply_policies(settings, policy_folder(tmp_path, 2, severity="medium"))
+    assert {(a.policy.policy_id, a.policy.version) for a in applied} >= {("controllability.over-refusal", 2)}
+    applied_at = time.time()
+    sent, first_new = 5, None
+    while first_new is None and time.time() - applied_at < 60:  # a request every 200 ms until one is judged under v2
+        send_refusals(settings, tmp_path, sent, 1)
+        sent += 1
+        wait_for_counts(settings, sent, 0, 60, worker=worker.proc, settle_s=0)
+        verdicts = verdicts_by_request(settings)
+        new = [v for v in verdicts.values() if "controllability.over-refusal@2" in v["policies"]]
+        if new:
+            first_new = min(new, key=lambda v: v["input_published_ms"])
+        time.sleep(0.2)
+    assert first_new is not None, worker.log()
+    propagation_s = first_new["input_published_ms"] / 1000 - applied_at
+    print(f"policy propagation: first request judged under the new version was published {propagation_s:.2f} s "
+          "after apply returned")
+    assert propagation_s < 30
+    assert first_new["verdict_id"] != before["verdict_id"]
+    assert first_new["policy_version"] == before["policy_version"] + 1  # the set's generation
+    assert apply_policies(settings, policy_folder(tmp_path, 2, severity="medium")) == []  # idempotent
+    assert worker.proc.poll() is None and worker.starts == 1  # no restart
+
+
+def test_kill_9_while_a_policy_changes_leaves_one_verdict_per_request(settings, worker, tmp_path: Path) -> None:
+    traffic = tmp_path / "traffic.jsonl"
+    stats = write_traffic_file(traffic, requests=1500, malformed=20, seed=31)
+    publisher = threading.Thread(target=replay_file, args=(settings, traffic, 300.0))
+    publisher.start()
+    time.sleep(3)
+    apply_policies(settings, policy_folder(tmp_path, 2))
+    time.sleep(1)
+    worker.kill9()
+    worker.start()
+    time.sleep(3)
+    apply_policies(settings, policy_folder(tmp_path, 3))
+    publisher.join()
+    got = wait_for_counts(settings, stats["requests"], stats["malformed"], 240, worker=worker.proc)
+    assert got == Counts(stats["requests"], stats["malformed"]), (got, worker.log())
+    assert_exact_without_final(settings, stats["requests"], stats["malformed"])
+    assert_exactly_once_on_topics(settings, stats["requests"], stats["malformed"])
+    versions = Counter(next(p for p in v["policies"] if p.startswith("controllability."))
+                       for v in verdicts_by_request(settings).values())
+    assert len(versions) >= 2, versions  # the change happened mid-stream
