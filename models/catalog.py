@@ -62,6 +62,16 @@ BUILTIN_CHECKS: dict[str, CheckEntry] = {entry.name: entry for entry in [
                "Refusal in the output (for over-refusal), trained classifier"),
     CheckEntry("compliance.classifier", "raiwatch.models.guardrails.classifier:ComplianceClassifierCheck",
                "Output does what was asked (vs refusal, deflection, safety info), trained classifier"),
+    CheckEntry("leakage.system_prompt", "raiwatch.models.pillar_checks:SystemPromptLeakCheck",
+               "Output reproduces its system prompt (word n-gram overlap; controllability)"),
+    CheckEntry("disclosure.ai_identity", "raiwatch.models.pillar_checks:AiDisclosureCheck",
+               "Output claims to be human or denies being an AI, six languages (transparency, EU AI Act Art. 50)"),
+    CheckEntry("grounding.context", "raiwatch.models.pillar_checks:GroundednessCheck",
+               "Numbers and named entities in the output that its context does not contain (veracity)"),
+    CheckEntry("explain.refusal_reason", "raiwatch.models.pillar_checks:RefusalReasonCheck",
+               "A refusal that gives no reason (explainability; recorded, not a violation)"),
+    CheckEntry("governance.model_registry", "raiwatch.models.pillar_checks:ModelRegistryCheck",
+               "Traffic from a model version or adapter not in the approved registry (governance)"),
     CheckEntry("judge.safety", "raiwatch.models.judges.checks:safety_judge",
                "LLM judge, safety rubric; calibrated from answer log-probabilities"),
     CheckEntry("judge.fairness", "raiwatch.models.judges.checks:fairness_judge",
@@ -72,7 +82,7 @@ BUILTIN_CHECKS: dict[str, CheckEntry] = {entry.name: entry for entry in [
 
 
 RULE_TIER = ("pii.regex", "harm.keywords", "refusal.keywords")
-"""The default screening tier: rules, no models."""
+"""The rule tier for PII, harm and refusal (no models), as evaluated; the default screen adds the pillar checks (`models/pillar_checks.py`)."""
 TRAINED_TIER = ("pii.presidio", "injection.classifier", "harm.classifier", "refusal.classifier", "compliance.classifier")
 """The trained fast tier (artifacts from `raiwatch guardrails train`), as benchmarked and evaluated."""
 

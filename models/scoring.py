@@ -27,6 +27,9 @@ class ScoringItem:
     context: tuple[str, ...] = ()
     locale: str = "en"
     tenant: str = "default"
+    model: str = ""  # the model that produced the output: name, version, adapter
+    model_version: str = ""
+    model_adapter: str = ""
 
 
 @dataclass(frozen=True)

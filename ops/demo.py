@@ -16,9 +16,18 @@ from rich.table import Table
 from . import stack
 from .pipeline_run import start_worker, stop_worker, wait_for_counts
 from .replay import replay
+from ..schemas.checks import CheckSpec
 from .settings import RaiwatchSettings
 from .summary import summarize
-from .traffic import write_traffic
+from .traffic import APPROVED_MODELS, write_traffic
+
+
+def with_demo_registry(settings: RaiwatchSettings) -> list[CheckSpec]:
+    """The screen's checks, with the demo traffic's approved models as the governance check's
+    registry unless one is configured (the traffic's canary version is not in it)."""
+    return [CheckSpec(name=spec.name, args={"approved": APPROVED_MODELS})
+            if spec.name == "governance.model_registry" and not spec.args.get("approved") else spec
+            for spec in settings.screen.checks]
 
 
 def run_demo(settings: RaiwatchSettings, requests: int, malformed: int, seed: int, timeout_s: float,
@@ -29,7 +38,7 @@ def run_demo(settings: RaiwatchSettings, requests: int, malformed: int, seed: in
     # A fresh topic prefix and database per run, so the counts below are this run's alone.
     run_id = time.strftime("%Y%m%d%H%M%S") + uuid.uuid4().hex[:4]
     run = settings.replace(kafka__topic_prefix=f"{settings.kafka.topic_prefix}demo{run_id}.",
-                           clickhouse__database=f"demo_{run_id}")
+                           clickhouse__database=f"demo_{run_id}", screen__checks=with_demo_registry(settings))
     from ..schemas.clickhouse.migrate import migrate
     from .topics import create_topics
 
@@ -63,6 +72,7 @@ def run_demo(settings: RaiwatchSettings, requests: int, malformed: int, seed: in
               f"alerts {summary.rows['alerts'][0][0]}")
     for title, name, headers in [
         ("by pillar", "by_pillar", ("pillar", "verdicts", "violations", "over-refusals")),
+        ("policies broken", "by_policy", ("policy", "verdicts")),
         ("by category", "by_category", ("category", "verdicts", "violations")),
         ("by model version", "by_model", ("model", "version", "verdicts", "violation rate", "over-refusal rate")),
         ("dead letters", "dlq", ("reason", "count")),

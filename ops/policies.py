@@ -65,3 +65,50 @@ async def publish_policies(settings: RaiwatchSettings, policies: list[PolicyV2])
             await producer.send_and_wait(topic, stamped.model_dump_json().encode(), key=policy.policy_id.encode())
     finally:
         await producer.stop()
+
+
+def proposal_rows(settings: RaiwatchSettings, proposal_id: str | None = None) -> list[dict]:
+    """Proposals as ClickHouse holds them now (latest revision each), newest first."""
+    from ..schemas.clickhouse import clickhouse_client
+
+    query = ("SELECT proposal_id, status, event_time, regulation_id, reference, title, pillars, pillar_scores, "
+             "policy_id, from_version, to_version, diff, proposed, decided_by FROM policy_proposals FINAL")
+    parameters = {}
+    if proposal_id is not None:
+        query += " WHERE proposal_id = {id:String}"
+        parameters["id"] = proposal_id
+    result = clickhouse_client(settings).query(query + " ORDER BY event_time DESC", parameters=parameters)
+    return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+
+
+def decide_proposal(settings: RaiwatchSettings, proposal_id: str, approve: bool, by: str) -> PolicyV2:
+    """Approve (publish its policy) or reject an open proposal; the decision is recorded."""
+    from ..schemas.clickhouse import clickhouse_client
+    from ..streams.policy_proposals import PROPOSAL_COLUMNS, proposed_policy
+
+    rows = proposal_rows(settings, proposal_id)
+    if not rows:
+        raise RaiwatchError(f"no proposal {proposal_id!r}; `raiwatch policy proposals` lists them")
+    row = rows[0]
+    if row["status"] != "open":
+        raise RaiwatchError(f"proposal {proposal_id} is already {row['status']}")
+    policy = proposed_policy(row)
+    if approve:
+        live = live_policies(settings)
+        from ..streams.policy_reader import effective_policies
+
+        current = effective_policies(live).get(policy.policy_id)
+        if current is not None and current.version != row["from_version"]:
+            raise RaiwatchError(f"proposal {proposal_id} changes {policy.policy_id}@{row['from_version']}, but "
+                                f"version {current.version} is live now; reject it and let the feed propose again")
+        from ..models.catalog import available_checks
+
+        unknown = [c.check for c in policy.checks if c.check not in available_checks()]
+        if unknown:
+            raise RaiwatchError(f"proposal {proposal_id} names unknown checks: {', '.join(unknown)}")
+        asyncio.run(publish_policies(settings, [policy]))
+    decided = [row["proposal_id"], 2, datetime.now(UTC), "approved" if approve else "rejected", row["regulation_id"],
+               row["reference"], row["title"], row["pillars"], row["pillar_scores"], row["policy_id"],
+               row["from_version"], row["to_version"], row["diff"], row["proposed"], by]
+    clickhouse_client(settings).insert("policy_proposals", [decided], column_names=PROPOSAL_COLUMNS)
+    return policy

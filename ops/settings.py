@@ -172,8 +172,9 @@ class ScreenSettings(_Group):
     """The checks the join's screen step runs on every request."""
 
     checks: list[CheckSpec] = Field(
-        default_factory=lambda: [CheckSpec(name="pii.regex"), CheckSpec(name="harm.keywords"),
-                                 CheckSpec(name="refusal.keywords")],
+        default_factory=lambda: [CheckSpec(name=name) for name in (
+            "pii.regex", "harm.keywords", "refusal.keywords", "leakage.system_prompt", "disclosure.ai_identity",
+            "grounding.context", "explain.refusal_reason", "governance.model_registry")],
         description="Checks with their arguments: names or {\"name\": ..., \"args\": {...}} (JSON in the environment).")
 
 
@@ -230,6 +231,15 @@ class AlertSettings(_Group):
                                     description="Alertmanager-compatible webhook (POST /api/v2/alerts JSON); unset: none.")
 
 
+class TriggerSettings(_Group):
+    """Re-evaluation and retraining requests set in motion by policy changes."""
+
+    max_per_cause_per_hour: int = Field(default=4, ge=1, description="More requests with one cause in an hour are "
+                                        "held back (logged, not sent): a storm of changes is not a storm of jobs.")
+    model_lookback_h: float = Field(default=24.0, gt=0, description="Models seen in traffic this recently are "
+                                    "the ones a change asks to re-evaluate.")
+
+
 class RaiwatchSettings(BaseSettings):
     """Configuration for every raiwatch process; see the module docstring for the variable names."""
 
@@ -248,6 +258,7 @@ class RaiwatchSettings(BaseSettings):
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
     sinks: SinkSettings = Field(default_factory=SinkSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    triggers: TriggerSettings = Field(default_factory=TriggerSettings)
 
     @cached_property
     def cache_path(self) -> Path:

@@ -9,6 +9,10 @@ from .settings import RaiwatchSettings
 
 QUERIES = {
     "totals": "SELECT count(), sum(violation), sum(over_refusal), sum(partial), countIf(stage = 'judge') FROM verdicts FINAL",
+    "by_policy": (
+        "SELECT arrayJoin(broken_policies) AS policy, count() FROM verdicts FINAL GROUP BY policy "
+        "ORDER BY count() DESC, policy"
+    ),
     "by_pillar": (
         "SELECT arrayJoin(if(empty(pillars), ['(none)'], pillars)) AS pillar, count(), sum(violation), "
         "sum(over_refusal) FROM verdicts FINAL GROUP BY pillar ORDER BY count() DESC"

@@ -106,6 +106,9 @@ class PolicyV2(TopicEvent):
     )
     tenant_overrides: dict[str, TenantOverride] = Field(default_factory=dict, description="Per-tenant changes.")
     provenance: str = Field(default="", description="Regulation, incident or review that caused this version.")
+    retrain_on_change: bool = Field(
+        default=False, description="A new version also requests retraining (rai.train.requests), not only evaluation."
+    )
     active: bool = Field(default=True, description="False retires the policy.")
 
     @field_validator("review_band")

@@ -13,6 +13,7 @@ from ..ops.settings import RaiwatchSettings
 from .clickhouse_sinks import deferred_sink_loop, verdicts_sink_loop
 from .join import join_loop
 from .judge import judge_loop
+from .policy_proposals import policy_feed_loop
 from .policy_reader import PolicyBook, PolicyReader
 from .runtime.context import StageContext
 from .runtime.loop import StageLoop, StallCallback
@@ -38,6 +39,7 @@ def loop_factories(ctx: StageContext, parts: tuple[str, ...] = PARTS) -> dict[st
     factories: dict[str, Callable[[], StageLoop | PolicyReader]] = {}
     if "stages" in parts:
         factories["policies"] = lambda: PolicyReader(ctx.settings, ctx.policies)
+        factories["policy-feeds"] = lambda: policy_feed_loop(ctx)
         factories["join"] = lambda: join_loop(ctx)
         if ctx.settings.judge.check is not None:
             factories["judge"] = lambda: judge_loop(ctx)

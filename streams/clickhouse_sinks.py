@@ -21,7 +21,7 @@ from typing import Any
 
 from ..schemas.dead_letters import DeadLetterReason, DeadLetterV2
 from ..schemas.decoder import DecodeFailure, decode
-from ..schemas.registry import topic_spec
+from ..schemas.registry import TOPICS, topic_spec
 from ..schemas.verdicts import VerdictV1
 from .clickhouse_sink import (
     ALERT_COLUMNS, DEAD_LETTER_COLUMNS, MESSAGE_COLUMNS, VERDICT_COLUMNS, ClickHouseTable, alert_row,
@@ -60,7 +60,7 @@ class ClickHouseSinkHandler(Handler):
         self.traced = traced and ctx.telemetry.tracing  # a span per stored record that came with a trace
         self.dead_letters_for = dead_letters_for  # topics whose bad records this loop dead-letters
         self.sinks = tuple(route.table for table_routes in routes.values() for route in table_routes)
-        self.registry_name = {ctx.settings.topic(name): name for name in ("rai.verdicts", "rai.alerts", "rai.dlq")}
+        self.registry_name = {ctx.settings.topic(name): name for name in TOPICS}
 
     async def process(self, records: list[Any], checkpoint: Checkpoint) -> None:
         spans: list[SpanRecord] = []

@@ -12,11 +12,13 @@ from collections.abc import Sequence
 from ..models.rules import mask_sensitive
 from ..models.scoring import Score
 from ..ops.settings import RaiwatchSettings
+from ..schemas.common import Pillar
 from .policy_files import default_policy_dir, load_policies
 from .policy_set import PolicySet
 
 REFUSAL_PREFIX = "refusal."
 COMPLIANCE_PREFIX = "compliance."  # the reply did what was asked: harmful only with a harmful request
+NOTE_PREFIX = "explain."  # a finding about how the model answered (no reason given): recorded, not a violation
 DATA_LABEL_PREFIX = "pii."  # evidence labels for personal data (not an attack when in a prompt)
 
 DEFAULT_POLICY = PolicySet.of(load_policies(default_policy_dir()))
@@ -79,6 +81,10 @@ def redacted_texts(prompt: str, output: str, scores: Sequence[Score]) -> tuple[s
     return masked("prompt", prompt), masked("output", output)
 
 
+JUDGED_PILLARS = (Pillar.SAFETY, Pillar.PRIVACY_SECURITY)  # what the judges' rubrics decide; an uncertain
+# score of another pillar's check (leakage, groundedness) is not one a safety judge can settle
+
+
 def judge_route(
     settings: RaiwatchSettings, request_id: str, tenant: str, scores: Sequence[Score], categories: Sequence[str]
 ) -> str | None:
@@ -86,7 +92,7 @@ def judge_route(
     category, or the tenant's sampling rate (deterministic per request, so retries agree)."""
     low, high = settings.judge.band
     for score in scores:
-        if score.value is not None and low <= score.value <= high:
+        if score.pillar in JUDGED_PILLARS and score.value is not None and low <= score.value <= high:
             return f"uncertain:{check_name(score.check)}"
     risky = sorted(set(categories) & set(settings.judge.high_risk_categories))
     if risky:

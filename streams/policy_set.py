@@ -66,6 +66,13 @@ class PolicySet:
         """The highest severity of the policies in force (INFO when none is)."""
         return max((p.severity for p in self.policies), key=lambda s: s.rank, default=Severity.INFO)
 
+    def severity_of(self, policy_ids: Iterable[str]) -> Severity:
+        """The highest severity among the policies `policy_ids` (the set's own when none is given:
+        a finding of a check no policy in force lists)."""
+        wanted = set(policy_ids)
+        found = [p.severity for p in self.policies if p.policy_id in wanted]
+        return max(found, key=lambda s: s.rank) if found else self.severity
+
     @cached_property
     def alert_threshold(self) -> Severity:
         """The lowest alert threshold of the policies in force."""

@@ -9,7 +9,7 @@ from ..schemas.common import ModelRef, Severity
 from ..schemas.verdicts import CheckResult, Stage, VerdictV1
 from .messages import JoinedRequest
 from .policy import (
-    COMPLIANCE_PREFIX, DATA_LABEL_PREFIX, REFUSAL_PREFIX, check_name, is_flagged, redacted_texts, threshold_for,
+    COMPLIANCE_PREFIX, DATA_LABEL_PREFIX, NOTE_PREFIX, REFUSAL_PREFIX, check_name, is_flagged, redacted_texts, threshold_for,
     verdict_id,
 )
 from .policy_set import PolicySet
@@ -18,6 +18,7 @@ from .policy_set import PolicySet
 def scoring_item(request: JoinedRequest) -> ScoringItem:
     """What the checks see of a joined request."""
     prompt, output = request.prompt, request.output
+    model = _model_ref((output or prompt).model)
     return ScoringItem(
         request_id=request.request_id,
         prompt=prompt.prompt if prompt else "",
@@ -26,6 +27,7 @@ def scoring_item(request: JoinedRequest) -> ScoringItem:
         context=tuple(prompt.context) if prompt else (),
         locale=prompt.locale if prompt else "en",
         tenant=(prompt or output).tenant,
+        model=model.name, model_version=model.version, model_adapter=model.adapter,
     )
 
 
@@ -74,6 +76,11 @@ def build_verdict(
         if name.startswith(REFUSAL_PREFIX):
             refused, kinds[-1] = True, "refused"
             continue
+        if name.startswith(NOTE_PREFIX):  # recorded against its policy, never a violation by itself
+            kinds[-1] = "note"
+            evidence.extend(score.evidence)
+            _add_unique(pillars, score.pillar)
+            continue
         evidence.extend(score.evidence)
         _add_unique(pillars, score.pillar)
         for category in score.categories:
@@ -89,8 +96,9 @@ def build_verdict(
     if prompt_finding and request.output is not None:
         rationale += ("; " if rationale else "") + ("the reply complied" if answered else "the reply did not comply")
     over_refusal = request.output is not None and not answered and not prompt_finding and not output_finding
-    severity = policy.severity if violation else (Severity.LOW if prompt_finding else Severity.INFO)
     checks = _breaks(checks, scores, kinds, policy, head.tenant, violation, over_refusal)
+    broken = [policy_id for result in checks for policy_id in result.breaks]
+    severity = policy.severity_of(broken) if violation else (Severity.LOW if prompt_finding else Severity.INFO)
     prompt_text = request.prompt.prompt if request.prompt else ""
     output_text = request.output.output if request.output else ""
     masked_prompt, masked_output = redacted_texts(prompt_text, output_text, scores)
@@ -100,7 +108,7 @@ def build_verdict(
         verdict_id=verdict_id(request.request_id, policy.policy_id, policy.version),
         request_id=request.request_id,
         tenant=head.tenant,
-        model=head.model if isinstance(head.model, ModelRef) else ModelRef(name=str(head.model)),
+        model=_model_ref(head.model),
         stage=stage,
         policy_id=policy.policy_id,
         policy_version=policy.version,
@@ -136,6 +144,8 @@ def _breaks(checks: list[CheckResult], scores: Sequence[Score], kinds: list[str]
             broken = policy.breaks(name, score.value, threshold_for(policy, score), (), tenant)
         elif kind == "refused" and over_refusal:
             broken = policy.breaks(name, score.value, threshold_for(policy, score), (), tenant)
+        elif kind == "note":
+            broken = policy.breaks(name, score.value, threshold_for(policy, score), score.categories, tenant)
         elif kind == "did_not_comply" and over_refusal:
             broken = policy.running(name, ())
         out.append(result.model_copy(update={"breaks": broken}) if broken else result)
@@ -147,6 +157,10 @@ def reply_answered(refused: bool, complied: bool | None) -> bool:
     refusal found. With one: it says the reply complied and no refusal check says it refused
     (two detectors agreeing; a disclaimer followed by compliance is trained as not a refusal)."""
     return not refused if complied is None else complied and not refused
+
+
+def _model_ref(model: ModelRef | str) -> ModelRef:
+    return model if isinstance(model, ModelRef) else ModelRef(name=str(model))
 
 
 def _add_unique(items: list, item) -> None:

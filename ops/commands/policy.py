@@ -91,6 +91,43 @@ def register(app: typer.Typer) -> None:
             typer.echo("no differences")
         raise typer.Exit(1 if changed else 0)
 
+    register_proposals(group)
+
+
+def register_proposals(group: typer.Typer) -> None:
+    @group.command("proposals")
+    def proposals(show_all: bool = typer.Option(False, "--all", help="Decided ones too."),
+                  diff: bool = typer.Option(False, "--diff", help="Print each proposal's YAML diff.")) -> None:
+        """Policy change proposals from the regulation feed (open ones unless --all)."""
+        from ..policies import proposal_rows
+        from ...streams.policy_proposals import proposal_summary
+
+        rows = [r for r in proposal_rows(get_settings()) if show_all or r["status"] == "open"]
+        if not rows:
+            typer.echo("no proposals" if show_all else "no open proposals")
+        for row in rows:
+            typer.echo(proposal_summary(row))
+            if diff:
+                typer.echo(row["diff"])
+
+    @group.command("approve")
+    def approve(proposal_id: str = typer.Argument(...),
+                by: str = typer.Option("cli", "--by", help="Who decided (recorded).")) -> None:
+        """Publish a proposal's policy version to rai.policies (refused when the policy moved on)."""
+        from ..policies import decide_proposal
+
+        policy = decide_proposal(get_settings(), proposal_id, approve=True, by=by)
+        typer.echo(f"approved {proposal_id}: {policy.policy_id}@{policy.version} published")
+
+    @group.command("reject")
+    def reject(proposal_id: str = typer.Argument(...),
+               by: str = typer.Option("cli", "--by", help="Who decided (recorded).")) -> None:
+        """Drop a proposal (recorded as rejected)."""
+        from ..policies import decide_proposal
+
+        decide_proposal(get_settings(), proposal_id, approve=False, by=by)
+        typer.echo(f"rejected {proposal_id}")
+
 
 def _load(directory: Path, live):
     from ..policies import validate_policies

@@ -72,9 +72,11 @@ def test_an_applied_version_reaches_the_running_worker(settings, worker, tmp_pat
     wait_for_counts(settings, 5, 0, 90, worker=worker.proc)
     before = verdicts_by_request(settings)["refused-0"]
     assert "controllability.over-refusal@1" in before["policies"] and before["over_refusal"]
-    assert {b for c in before["checks"] for b in c["breaks"]} == {"controllability.over-refusal"}
+    assert {b for c in before["checks"] for b in c["breaks"]} == {"controllability.over-refusal",
+                                                               "explainability.refusal-reasons"}
 
     applied = apply_policies(settings, policy_folder(tmp_path, 2, severity="medium"))
+    assert len(applied) == 10  # the whole set is new on rai.policies; only the changed one triggers
     assert {(a.policy.policy_id, a.policy.version) for a in applied} >= {("controllability.over-refusal", 2)}
     applied_at = time.time()
     sent, first_new = 5, None
@@ -118,3 +120,60 @@ def test_kill_9_while_a_policy_changes_leaves_one_verdict_per_request(settings, 
     versions = Counter(next(p for p in v["policies"] if p.startswith("controllability."))
                        for v in verdicts_by_request(settings).values())
     assert len(versions) >= 2, versions  # the change happened mid-stream
+
+
+def test_a_regulation_becomes_a_proposal_whose_approval_goes_live(settings, worker, tmp_path: Path) -> None:
+    """EU AI Act Art. 86 (real text: the right to explanation) -> the explainability policy's
+    proposal in ClickHouse -> approved -> the new version judges the next requests in the
+    running worker; the same article again proposes nothing."""
+    import asyncio
+
+    from raiwatch.ops.commands.feeds import _publish
+    from raiwatch.ops.policies import decide_proposal, proposal_rows
+    from raiwatch.ops.regulation_source import articles, regulation_event
+
+    asyncio.run(_publish(settings, [regulation_event(a) for a in articles("eu-ai-act", [86])]))
+    deadline, rows = time.time() + 120, []
+    while not rows and time.time() < deadline:
+        time.sleep(1)
+        rows = proposal_rows(settings)
+    assert len(rows) == 1, worker.log()
+    (row,) = rows
+    assert row["reference"] == "EU AI Act Art. 86" and row["pillars"][0] == "explainability"
+    assert row["policy_id"] == "explainability.refusal-reasons" and (row["from_version"], row["to_version"]) == (1, 2)
+    assert "+version: 2" in row["diff"] and "EU AI Act Art. 86" in row["diff"] and "+- review" in row["diff"]
+
+    send_refusals(settings, tmp_path, 1000, 1)  # traffic of model "m", which the change asks to re-evaluate
+    wait_for_counts(settings, 1, 0, 60, worker=worker.proc, settle_s=0)
+    policy = decide_proposal(settings, row["proposal_id"], approve=True, by="test")
+    assert (policy.policy_id, policy.version) == ("explainability.refusal-reasons", 2)
+    assert proposal_rows(settings)[0]["status"] == "approved"
+    with pytest.raises(Exception, match="already approved"):
+        decide_proposal(settings, row["proposal_id"], approve=True, by="test")
+    deadline, judged = time.time() + 60, None
+    sent = 1
+    while judged is None and time.time() < deadline:
+        send_refusals(settings, tmp_path, sent, 1)
+        sent += 1
+        wait_for_counts(settings, sent, 0, 60, worker=worker.proc, settle_s=0)
+        judged = next((v for v in verdicts_by_request(settings).values()
+                       if "explainability.refusal-reasons@2" in v["policies"]), None)
+    assert judged is not None, worker.log()
+    # The change asked for one re-evaluation of the model in traffic, with its cause, once.
+    cause = "policy:explainability.refusal-reasons@2"
+    deadline, requests = time.time() + 60, []
+    while not requests and time.time() < deadline:
+        time.sleep(1)
+        requests = [orjson.loads(r.value) for r in committed_records(settings, "rai.eval.requests")]
+    assert [(r["cause"], r["model"]["name"]) for r in requests] == [(cause, "m")], requests
+    assert requests[0]["suites"] == ["refusal_reasons"] and requests[0]["policy_versions"][
+        "explainability.refusal-reasons"] == 2
+    # The same article again proposes nothing: the live policy already cites it.
+    asyncio.run(_publish(settings, [regulation_event(a) for a in articles("eu-ai-act", [86])]))
+    time.sleep(5)
+    assert len(proposal_rows(settings)) == 1
+    assert len(committed_records(settings, "rai.eval.requests")) == 1
+    from raiwatch.schemas.clickhouse import clickhouse_client
+
+    log = clickhouse_client(settings).query("SELECT cause, kind, status FROM triggers FINAL").result_rows
+    assert log == [(cause, "eval", "emitted")]

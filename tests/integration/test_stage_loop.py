@@ -51,7 +51,7 @@ def test_a_poison_record_goes_to_the_dlq_and_does_not_block_its_partition(fresh_
                 await (await producer.send(source, value, key=b"k", partition=0))
         finally:
             await producer.stop()
-        ctx = StageContext(settings=settings, topics=None, policy=None)
+        ctx = StageContext(settings=settings, topics=None, policies=None)
         spec = LoopSpec(name="test", topics=(source,), group_id=f"{settings.kafka.topic_prefix}test", max_records=50,
                         window_s=0.02, dlq_topic=dlq)
         loop = StageLoop(settings, spec, UpperCaseHandler(ctx.changelog_store(changelog), out))

@@ -37,8 +37,9 @@ def test_benign_exchange_is_clean() -> None:
     assert not v.violation and not v.over_refusal and v.severity is Severity.INFO and v.pillars == []
     assert v.verdict_id == verdict_id("r1", DEFAULT_POLICY.policy_id, DEFAULT_POLICY.version)
     assert v.policy_id == "raiwatch.policies" and len(v.checks) == 3
-    assert set(v.policies) == {"privacy.personal-data@1", "security.prompt-injection@1",
+    assert set(v.policies) >= {"privacy.personal-data@1", "security.prompt-injection@1",
                                "safety.harmful-compliance@1", "controllability.over-refusal@1"}
+    assert len(v.policies) == len(DEFAULT_POLICY.policies) == 10
     assert all(not c.breaks for c in v.checks)
 
 
