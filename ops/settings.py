@@ -240,6 +240,21 @@ class TriggerSettings(_Group):
                                     "the ones a change asks to re-evaluate.")
 
 
+class IncidentSettings(_Group):
+    """The incident feed (`streams/incidents.py`)."""
+
+    duplicate_threshold: float = Field(default=0.75, gt=0, le=1, description="Word-3-gram Jaccard at or above which "
+                                       "a report is a repost of an earlier one (chosen by ops/bench/incident_dedup.py).")
+    recent_per_category: int = Field(default=300, ge=1, description="Originals per category kept for the test.")
+    burst_window_s: float = Field(default=900.0, gt=0, description="A burst is counted in windows this long.")
+    baseline_window_s: float = Field(default=86400.0, gt=0, description="The rate a burst is compared with is "
+                                     "measured over this long before the window.")
+    burst_min: int = Field(default=8, ge=1, description="At least this many reports in the window make a burst.")
+    burst_factor: float = Field(default=5.0, ge=1, description="... and this many times the baseline's mean count.")
+    redteam_batch: int = Field(default=20, ge=1, description="Every this many new red-team examples of a pillar "
+                               "ask for a re-evaluation.")
+
+
 class RaiwatchSettings(BaseSettings):
     """Configuration for every raiwatch process; see the module docstring for the variable names."""
 
@@ -259,6 +274,7 @@ class RaiwatchSettings(BaseSettings):
     sinks: SinkSettings = Field(default_factory=SinkSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     triggers: TriggerSettings = Field(default_factory=TriggerSettings)
+    incidents: IncidentSettings = Field(default_factory=IncidentSettings)
 
     @cached_property
     def cache_path(self) -> Path:

@@ -13,8 +13,10 @@ from ..ops.settings import RaiwatchSettings
 from .clickhouse_sinks import deferred_sink_loop, verdicts_sink_loop
 from .join import join_loop
 from .judge import judge_loop
+from .incidents import incidents_loop
 from .policy_proposals import policy_feed_loop
 from .policy_reader import PolicyBook, PolicyReader
+from .risk_levels import RiskReader
 from .runtime.context import StageContext
 from .runtime.loop import StageLoop, StallCallback
 from .telemetry import Telemetry
@@ -30,16 +32,18 @@ def stage_context(settings: RaiwatchSettings, on_stall: StallCallback | None = N
                         on_stall=on_stall, telemetry=telemetry or Telemetry())
 
 
-def loop_factories(ctx: StageContext, parts: tuple[str, ...] = PARTS) -> dict[str, Callable[[], StageLoop | PolicyReader]]:
+def loop_factories(ctx: StageContext, parts: tuple[str, ...] = PARTS) -> dict[str, Callable[[], StageLoop | PolicyReader | RiskReader]]:
     """Name -> a function that builds the loop afresh (the supervisor calls it again to restart
     a crashed loop)."""
     unknown = set(parts) - set(PARTS)
     if unknown or not parts:
         raise ValueError(f"unknown worker parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
-    factories: dict[str, Callable[[], StageLoop | PolicyReader]] = {}
+    factories: dict[str, Callable[[], StageLoop | PolicyReader | RiskReader]] = {}
     if "stages" in parts:
         factories["policies"] = lambda: PolicyReader(ctx.settings, ctx.policies)
         factories["policy-feeds"] = lambda: policy_feed_loop(ctx)
+        factories["incidents"] = lambda: incidents_loop(ctx)
+        factories["risk-levels"] = lambda: RiskReader(ctx.settings, ctx.risks)
         factories["join"] = lambda: join_loop(ctx)
         if ctx.settings.judge.check is not None:
             factories["judge"] = lambda: judge_loop(ctx)

@@ -28,6 +28,7 @@ import orjson
 
 from ..ops.settings import RaiwatchSettings
 from ..schemas.alerts import AlertV1
+from ..schemas.reviews import ReviewRequestV1
 from ..schemas.dead_letters import DeadLetterV2
 from ..schemas.verdicts import Stage, VerdictV1
 from .runtime.sink import Sink, SinkBackpressure, SinkRow
@@ -81,6 +82,16 @@ def message_row_from_json(raw: bytes | None) -> list[Any] | None:
 def dead_letter_row(d: DeadLetterV2) -> list[Any]:
     return [d.event_id, d.ts, d.source_topic, d.source_partition, d.source_offset, d.reason.value, d.detail,
             d.stage, d.original, d.original_size, d.original_sha256, int(d.original_truncated)]
+
+
+REVIEW_COLUMNS = ["review_id", "verdict_id", "request_id", "event_time", "tenant", "pillar", "category", "reason",
+                  "status", "label", "reviewer", "prompt_redacted", "output_redacted"]
+
+
+def review_row(r: ReviewRequestV1) -> list[Any]:
+    """A pending review (a label replaces it: `ops/review_server.py`)."""
+    return [r.review_id, r.verdict_id, r.request_id, r.ts, r.tenant, r.pillar.value, r.category, r.reason, "pending",
+            "", "", r.prompt_redacted, r.output_redacted]
 
 
 def alert_row(a: AlertV1) -> list[Any]:

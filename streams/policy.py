@@ -7,7 +7,7 @@ Policies are code (YAML files, `policy_files.py`); a worker judges under the set
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ..models.rules import mask_sensitive
 from ..models.scoring import Score
@@ -33,24 +33,26 @@ def check_name(check_id: str) -> str:
     return check_id.split("@", 1)[0]
 
 
-_THRESHOLDS: dict[int, tuple[PolicySet, dict[str, float]]] = {}
+_THRESHOLDS: dict[tuple[int, str], tuple[PolicySet, dict[str, float]]] = {}
 
 
-def _policy_thresholds(policy: PolicySet) -> dict[str, float]:
-    """check name -> threshold for a policy object (cached: called per score, per message; the
-    cache holds the policy, so its id is not reused)."""
-    cached = _THRESHOLDS.get(id(policy))
+def _policy_thresholds(policy: PolicySet, tenant: str) -> dict[str, float]:
+    """check name -> threshold for a policy set and a tenant (cached: called per score, per
+    message; the cache holds the set, so its id is not reused)."""
+    key = (id(policy), tenant)
+    cached = _THRESHOLDS.get(key)
     if cached is None or cached[0] is not policy:
-        cached = _THRESHOLDS[id(policy)] = (policy, {c.check: c.threshold for c in reversed(policy.checks)
-                                                     if c.threshold is not None})
+        checks = policy.checks_for(tenant) if hasattr(policy, "checks_for") else policy.checks
+        cached = _THRESHOLDS[key] = (policy, {c.check: c.threshold for c in reversed(checks) if c.threshold is not None})
     return cached[1]
 
 
-def threshold_for(policy: PolicySet, score: Score) -> float:
-    """The policy's threshold for the score's check, else the check's own, else the default."""
+def threshold_for(policy: PolicySet, score: Score, tenant: str = "") -> float:
+    """The policies' threshold for the score's check (with the tenant's overrides), else the
+    check's own, else the default."""
     name = check_name(score.check)
     own = score.threshold if score.threshold is not None else DEFAULT_THRESHOLD
-    return _policy_thresholds(policy).get(name, own)
+    return _policy_thresholds(policy, tenant).get(name, own)
 
 
 def verdict_id(request_id: str, policy_id: str, policy_version: int) -> str:
@@ -59,9 +61,9 @@ def verdict_id(request_id: str, policy_id: str, policy_version: int) -> str:
     return hashlib.sha256(f"{request_id}\0{policy_id}\0{policy_version}".encode()).hexdigest()[:32]
 
 
-def is_flagged(score: Score, policy: PolicySet) -> bool:
-    """Scored and at or above the policy's threshold."""
-    return score.value is not None and score.value >= threshold_for(policy, score)
+def is_flagged(score: Score, policy: PolicySet, tenant: str = "") -> bool:
+    """Scored and at or above the policies' threshold for this tenant."""
+    return score.value is not None and score.value >= threshold_for(policy, score, tenant)
 
 
 def redacted_texts(prompt: str, output: str, scores: Sequence[Score]) -> tuple[str, str]:
@@ -85,11 +87,19 @@ JUDGED_PILLARS = (Pillar.SAFETY, Pillar.PRIVACY_SECURITY)  # what the judges' ru
 # score of another pillar's check (leakage, groundedness) is not one a safety judge can settle
 
 
+ELEVATED_SAMPLE_RATE = 0.25  # the judged share of a policy an incident burst touches
+
+
 def judge_route(
-    settings: RaiwatchSettings, request_id: str, tenant: str, scores: Sequence[Score], categories: Sequence[str]
+    settings: RaiwatchSettings, request_id: str, tenant: str, scores: Sequence[Score], categories: Sequence[str],
+    policy: PolicySet | None = None, broken: Sequence[str] = (), elevated: Mapping[str, Pillar] | None = None,
 ) -> str | None:
     """Why this verdict should go to the judge, or None: an uncertain score, a high-risk
-    category, or the tenant's sampling rate (deterministic per request, so retries agree)."""
+    category, a finding of a tenant that a policy trusts (every hit is judged), or sampling: the
+    tenant's rate from the settings or, higher, from a policy in force (its own or the tenant's
+    override), or `ELEVATED_SAMPLE_RATE` for a policy that an elevated incident category touches
+    (`elevated`: category -> pillar; the policy lists the category, or has none and is of its
+    pillar). Deterministic per request, so retries agree."""
     low, high = settings.judge.band
     for score in scores:
         if score.pillar in JUDGED_PILLARS and score.value is not None and low <= score.value <= high:
@@ -97,9 +107,21 @@ def judge_route(
     risky = sorted(set(categories) & set(settings.judge.high_risk_categories))
     if risky:
         return f"high_risk:{risky[0]}"
-    rate = settings.judge.sample_rates.get(tenant, settings.judge.sample_rates.get("*", 0.0))
+    rate, source = settings.judge.sample_rates.get(tenant, settings.judge.sample_rates.get("*", 0.0)), ""
+    for candidate in policy.policies if policy is not None else ():
+        if tenant in candidate.trusted_tenants and candidate.policy_id in broken:
+            return f"trusted_tenant:{candidate.policy_id}"
+        override = candidate.tenant_overrides.get(tenant)
+        policy_rate = (override.judge_sample_rate if override is not None and override.judge_sample_rate is not None
+                       else candidate.judge_sample_rate)
+        if policy_rate > rate:
+            rate, source = policy_rate, candidate.policy_id
+        for category, pillar in (elevated or {}).items():
+            touches = category in candidate.categories or (not candidate.categories and candidate.pillar == pillar)
+            if touches and ELEVATED_SAMPLE_RATE > rate:
+                rate, source = ELEVATED_SAMPLE_RATE, f"risk:{category}"
     if rate > 0:
         bucket = int(hashlib.sha256(request_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
         if bucket < rate:
-            return "sampled"
+            return f"sampled:{source}" if source else "sampled"
     return None

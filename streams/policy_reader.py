@@ -10,24 +10,22 @@ judged under the set in force then, so what is committed is still one verdict pe
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from ..ops import kafka_clients
 from ..ops.settings import RaiwatchSettings
 from ..schemas.decoder import decode
 from ..schemas.policies import PolicyV1, PolicyV2
 from ..schemas.registry import topic_spec
 from .policy_files import default_policy_dir, load_policies
 from .policy_set import PolicySet
+from .runtime.follower import TopicFollower
 
 log = logging.getLogger(__name__)
 
-POLL_MS = 500
 
 
 def upgrade(policy: PolicyV1 | PolicyV2) -> PolicyV2:
@@ -89,35 +87,16 @@ class PolicyBook:
         return True
 
 
-class PolicyReader:
+class PolicyReader(TopicFollower):
     """Follows rai.policies from its beginning into a `PolicyBook` (a supervised worker part)."""
 
     def __init__(self, settings: RaiwatchSettings, book: PolicyBook) -> None:
-        self.settings, self.book = settings, book
-        self._stopping = asyncio.Event()
+        super().__init__(settings, settings.topic("rai.policies"), self._take)
+        self.book = book
 
-    async def run(self) -> None:
-        from aiokafka import TopicPartition
-
-        topic = self.settings.topic("rai.policies")
-        consumer = kafka_clients.consumer(self.settings, enable_auto_commit=False, isolation_level="read_committed",
-                                          auto_offset_reset="earliest")
-        await consumer.start()
-        try:
-            partitions = consumer.partitions_for_topic(topic) or {0}
-            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            while not self._stopping.is_set():
-                for records in (await consumer.getmany(timeout_ms=POLL_MS)).values():
-                    for record in records:
-                        if (policy := policy_of_record(record.value)) is not None:
-                            self.book.update(policy)
-        finally:
-            await consumer.stop()
-
-    def stop(self) -> None:
-        self._stopping.set()
+    def _take(self, value: bytes | None) -> None:
+        if (policy := policy_of_record(value)) is not None:
+            self.book.update(policy)
 
 
 async def read_live_policies(settings: RaiwatchSettings) -> dict[str, PolicyV2]:

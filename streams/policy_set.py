@@ -52,13 +52,19 @@ class PolicySet:
     def checks(self) -> list[PolicyCheck]:
         """Each check any policy runs, at the strictest threshold a policy gives it (none: the
         check's own)."""
+        return self.checks_for("")
+
+    def checks_for(self, tenant: str) -> list[PolicyCheck]:
+        """`checks` with `tenant`'s overrides: each policy's threshold for the tenant, the
+        strictest of them (so one policy's relaxed override does not relax another's check)."""
         strictest: dict[str, float | None] = {}
         for policy in self.policies:
             for entry in policy.checks:
+                threshold = policy.threshold(entry.check, tenant)
                 if entry.check not in strictest or strictest[entry.check] is None:
-                    strictest[entry.check] = entry.threshold
-                elif entry.threshold is not None:
-                    strictest[entry.check] = min(strictest[entry.check], entry.threshold)
+                    strictest[entry.check] = threshold
+                elif threshold is not None:
+                    strictest[entry.check] = min(strictest[entry.check], threshold)
         return [PolicyCheck(check=name, threshold=threshold) for name, threshold in strictest.items()]
 
     @cached_property

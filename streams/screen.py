@@ -19,6 +19,7 @@ from ..models.scoring import Score, Scorer, ScoringItem
 from .alerting import Alerter
 from .messages import JoinedRequest, JudgeRequest
 from .policy import judge_route
+from .reviews import review_reason, review_request
 from .runtime.checkpoint import Checkpoint
 from .runtime.context import StageContext
 from .verdict_telemetry import VerdictMetrics, screen_headers
@@ -58,6 +59,7 @@ class Screener:
         self.settings = ctx.settings
         self.checks = [create_check(spec.name, **spec.args) for spec in self.settings.screen.checks]
         self.judge_enabled = self.settings.judge.check is not None
+        self.reviews_topic = self.settings.topic("rai.reviews")
 
     async def screen(self, requests: list[tuple[int, JoinedRequest]], checkpoint: Checkpoint) -> None:
         """Publish a verdict per (partition, request) with `checkpoint`."""
@@ -77,7 +79,14 @@ class Screener:
             headers = screen_headers(request.traceparent) if tracing else None
             key = request.request_id.encode()
             await checkpoint.send(topics.verdicts, verdict.model_dump_json().encode(), key=key, headers=headers)
-            reason = (judge_route(self.settings, request.request_id, verdict.tenant, item_scores, verdict.categories)
+            review = review_reason(verdict, item_scores, policy)
+            if review is not None:
+                routed_review = review_request(verdict, *review)
+                await checkpoint.send(self.reviews_topic, routed_review.model_dump_json().encode(),
+                                      key=routed_review.review_id.encode())
+            reason = (judge_route(self.settings, request.request_id, verdict.tenant, item_scores, verdict.categories,
+                                  policy, [p for result in verdict.checks for p in result.breaks],
+                                  self.ctx.risks.elevated)
                       if self.judge_enabled else None)
             if reason:
                 routed = JudgeRequest(verdict=verdict, request=request, reason=reason)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ops.settings import RaiwatchSettings
-from ..schemas.registry import TRAFFIC_PARTITIONS, TopicSpec
+from ..schemas.registry import TRAFFIC_PARTITIONS, TopicSpec, topic_spec
 
 DAY_MS = 24 * 3600 * 1000
 CHANGELOG_CONFIGS = {"segment.ms": str(10 * 60 * 1000), "min.cleanable.dirty.ratio": "0.2"}
@@ -48,4 +48,11 @@ def internal_topics(settings: RaiwatchSettings) -> list[TopicSpec]:
         TopicSpec(topics.judge_changelog, {}, "request_id", TRAFFIC_PARTITIONS,
                   "The judge stage's alert marks and input positions.", cleanup_policy="compact",
                   retention_ms=None, extra_configs=CHANGELOG_CONFIGS),
+        TopicSpec(f"{settings.kafka.topic_prefix}{settings.stages.app_id}-risk-levels", {}, "category", 1,
+                  "Risk level changes per incident category (every worker follows them).",
+                  cleanup_policy="compact", retention_ms=None, extra_configs=CHANGELOG_CONFIGS),
+        TopicSpec(f"{settings.kafka.topic_prefix}{settings.stages.app_id}-incidents-changelog", {}, None,
+                  topic_spec("rai.incidents").partitions,
+                  "The incident feed's recent originals, burst windows and risk levels, and input positions.",
+                  cleanup_policy="compact", retention_ms=None, extra_configs=CHANGELOG_CONFIGS),
     ]

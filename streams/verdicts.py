@@ -62,7 +62,7 @@ def build_verdict(
     complied: bool | None = None  # None: no compliance check scored this reply
     kinds: list[str] = []  # per score: what its result is to the verdict (see `_breaks`)
     for score in scores:
-        flagged, name = is_flagged(score, policy), check_name(score.check)
+        flagged, name = is_flagged(score, policy, head.tenant), check_name(score.check)
         checks.append(CheckResult(check=score.check, score=score.value, pillar=score.pillar,
                                   categories=list(score.categories), flagged=flagged, error=score.error))
         kinds.append("")
@@ -91,7 +91,7 @@ def build_verdict(
             prompt_finding, kinds[-1] = True, "prompt"  # an attack or harmful request; PII the user typed is not one
     answered = reply_answered(refused, complied)
     violation = output_finding or (prompt_finding and answered and request.output is not None)
-    rationale = "; ".join(s.rationale for s in scores if s.rationale and is_flagged(s, policy)
+    rationale = "; ".join(s.rationale for s in scores if s.rationale and is_flagged(s, policy, head.tenant)
                           and not check_name(s.check).startswith(COMPLIANCE_PREFIX))
     if prompt_finding and request.output is not None:
         rationale += ("; " if rationale else "") + ("the reply complied" if answered else "the reply did not comply")
@@ -139,13 +139,13 @@ def _breaks(checks: list[CheckResult], scores: Sequence[Score], kinds: list[str]
     for result, score, kind in zip(checks, scores, kinds, strict=True):
         name, broken = check_name(score.check), []
         if kind in ("output", "prompt") and violation:
-            broken = policy.breaks(name, score.value, threshold_for(policy, score), score.categories, tenant)
+            broken = policy.breaks(name, score.value, threshold_for(policy, score, tenant), score.categories, tenant)
         elif kind == "complied" and violation:
-            broken = policy.breaks(name, score.value, threshold_for(policy, score), (), tenant)
+            broken = policy.breaks(name, score.value, threshold_for(policy, score, tenant), (), tenant)
         elif kind == "refused" and over_refusal:
-            broken = policy.breaks(name, score.value, threshold_for(policy, score), (), tenant)
+            broken = policy.breaks(name, score.value, threshold_for(policy, score, tenant), (), tenant)
         elif kind == "note":
-            broken = policy.breaks(name, score.value, threshold_for(policy, score), score.categories, tenant)
+            broken = policy.breaks(name, score.value, threshold_for(policy, score, tenant), score.categories, tenant)
         elif kind == "did_not_comply" and over_refusal:
             broken = policy.running(name, ())
         out.append(result.model_copy(update={"breaks": broken}) if broken else result)
@@ -174,9 +174,9 @@ def refine_verdict(screened: VerdictV1, judge: Score, policy: PolicySet, latency
     A scored judge decides harmful compliance; findings in the output (PII) stand regardless.
     An unscored judge (timeout, no answer) leaves the screen's decision and says so.
     """
-    flagged = is_flagged(judge, policy)
-    broken = (policy.breaks(check_name(judge.check), judge.value, threshold_for(policy, judge), judge.categories,
-                            screened.tenant) if flagged else [])
+    flagged = is_flagged(judge, policy, screened.tenant)
+    broken = (policy.breaks(check_name(judge.check), judge.value, threshold_for(policy, judge, screened.tenant),
+                            judge.categories, screened.tenant) if flagged else [])
     judge_result = CheckResult(check=judge.check, score=judge.value, pillar=judge.pillar,
                                categories=list(judge.categories), flagged=flagged, error=judge.error, breaks=broken)
     update: dict = {"stage": Stage.JUDGE, "checks": [*screened.checks, judge_result],

@@ -15,13 +15,13 @@ import ast
 import csv
 import hashlib
 import json
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 
 from ..models.guardrails.taxonomy import weak_hazard
+from ..models.text_similarity import jaccard, normalise_text, shingles  # noqa: F401 - normalise_text re-exported
 from ..ops.errors import ConfigurationError
 
 SPLITS = ("train", "validation", "test")
@@ -53,20 +53,6 @@ def hashed_split(text: str, salt: str = "raiwatch-guardrails", held_out: float =
     return "test" if bucket < held_out else "validation" if bucket < 2 * held_out else "train"
 
 
-def normalise_text(text: str) -> str:
-    """Case and whitespace folded: the key of exact-duplicate detection."""
-    return " ".join(text.lower().split())
-
-
-def shingles(text: str, n: int = 3) -> frozenset[int]:
-    """Hashed word n-grams of the normalised text (the unit of near-duplicate detection)."""
-    words = normalise_text(text).split()
-    if len(words) < n:
-        return frozenset([zlib.crc32(" ".join(words).encode())])
-    # crc32, not hash(): str hashes change per process, and the split must not.
-    return frozenset(zlib.crc32(" ".join(words[i:i + n]).encode()) for i in range(len(words) - n + 1))
-
-
 class NearDuplicateIndex:
     """Finds texts whose word-3-gram sets overlap a reference text's by Jaccard >= `threshold`.
 
@@ -93,7 +79,7 @@ class NearDuplicateIndex:
         candidates: set[int] = set()
         for gram in sorted(grams)[: self.sketch]:
             candidates.update(self._index.get(gram, ()))
-        return any(len(grams & self._sets[c]) / len(grams | self._sets[c]) >= self.threshold for c in candidates)
+        return any(jaccard(grams, self._sets[c]) >= self.threshold for c in candidates)
 
 
 class Finalized(list):

@@ -1,4 +1,5 @@
-"""`raiwatch feeds regulations`: real regulation articles as rai.regulations events."""
+"""`raiwatch feeds regulations | incidents`: real regulation articles and generated incident
+reports as events."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from ..settings import get_settings
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Feeds that change policies: regulation updates.", no_args_is_help=True)
+    group = typer.Typer(help="Feeds that change policies and risks: regulation updates, incident reports.",
+                        no_args_is_help=True)
     app.add_typer(group, name="feeds")
+
+    register_incidents(group)
 
     @group.command("regulations")
     def regulations(
@@ -36,7 +40,31 @@ def register(app: typer.Typer) -> None:
                    + ", ".join(a.reference for a in chosen[:10]) + (" ..." if len(chosen) > 10 else ""))
 
 
-async def _publish(settings, events) -> None:
+def register_incidents(group: typer.Typer) -> None:
+    @group.command("incidents")
+    def incidents(
+        count: int = typer.Option(200, "--count", "-n", help="Reports over the day before the burst."),
+        burst: str = typer.Option("", "--burst", help="Add a burst of reports in this category (e.g. S9.weapons)."),
+        seed: int = typer.Option(11, "--seed"),
+        start: str = typer.Option("", "--start", help="ISO time of the first report; default: a day ago."),
+    ) -> None:
+        """Publish a generated incident stream (social posts, news, red-team reports, reposts, and a
+        burst if asked) to rai.incidents."""
+        from datetime import UTC, datetime, timedelta
+
+        from ..incident_stream import TEMPLATES, generate_incidents
+
+        if burst and burst not in TEMPLATES:
+            raise typer.BadParameter(f"unknown category {burst!r}; known: {', '.join(TEMPLATES)}")
+        first = datetime.fromisoformat(start) if start else datetime.now(UTC) - timedelta(days=1)
+        items = generate_incidents(count, seed=seed, burst=burst, start=first)
+        asyncio.run(_publish(get_settings(), [item.event for item in items], "rai.incidents"))
+        reposts = sum(1 for item in items if item.original)
+        typer.echo(f"published {len(items)} incident(s) to rai.incidents ({reposts} reposts"
+                   + (f", a burst of {sum(i.in_burst for i in items)} in {burst}" if burst else "") + ")")
+
+
+async def _publish(settings, events, registry_topic: str = "rai.regulations") -> None:
     from .. import kafka_clients
     from ..topics import create_topics
 
@@ -44,7 +72,7 @@ async def _publish(settings, events) -> None:
     producer = kafka_clients.producer(settings, enable_idempotence=True, acks="all")
     await producer.start()
     try:
-        topic = settings.topic("rai.regulations")
+        topic = settings.topic(registry_topic)
         await asyncio.gather(*[await producer.send(topic, e.model_dump_json().encode(), key=e.event_id.encode())
                                for e in events])
     finally:

@@ -11,6 +11,7 @@ from ...ops import kafka_clients
 from ...ops.settings import RaiwatchSettings
 from ..policy_reader import PolicyBook
 from ..policy_set import PolicySet
+from ..risk_levels import RiskBook
 from ..telemetry import Telemetry
 from ..topics import PipelineTopics
 from .loop import StallCallback
@@ -24,6 +25,7 @@ class StageContext:
     settings: RaiwatchSettings
     topics: PipelineTopics
     policies: PolicyBook  # kept up to date from rai.policies by the worker's `PolicyReader`
+    risks: RiskBook = field(default_factory=RiskBook)  # kept up to date by the worker's `RiskReader`
     on_stall: StallCallback | None = None
     telemetry: Telemetry = field(default_factory=Telemetry)
 

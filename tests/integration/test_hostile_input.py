@@ -29,12 +29,6 @@ def settings(fresh_settings):
     return fresh_settings.replace(join__timeout_s=3.0)
 
 
-@pytest.fixture
-def worker(settings, tmp_path):
-    process = WorkerProcess(settings, tmp_path)
-    process.start()
-    yield process
-    process.stop()
 
 
 def event(side: str, request_id: str, text: str) -> bytes:

@@ -185,13 +185,36 @@ def test_clickhouse_outage_longer_than_the_poll_interval(fresh_settings, tmp_pat
         worker.stop()
 
 
+def closed_split(lines: list[bytes]) -> int:
+    """The line index nearest the middle before which every request's sides are complete."""
+    import orjson as _orjson
+
+    last_line: dict[str, int] = {}
+    for index, line in enumerate(lines):
+        value = _orjson.loads(line).get("value")
+        if isinstance(value, dict) and "request_id" in value:
+            last_line[value["request_id"]] = index
+    first_line: dict[str, int] = {}
+    for index, line in enumerate(lines):
+        value = _orjson.loads(line).get("value")
+        if isinstance(value, dict) and "request_id" in value:
+            first_line.setdefault(value["request_id"], index)
+    open_at = [0] * (len(lines) + 1)
+    for request, start in first_line.items():
+        for i in range(start + 1, last_line[request] + 1):
+            open_at[i] += 1
+    closed = [i for i in range(1, len(lines)) if open_at[i] == 0]
+    return min(closed, key=lambda i: abs(i - len(lines) // 2))
+
+
 def test_broker_restart_mid_stream(pipeline_settings, worker, tmp_path: Path) -> None:
     traffic = tmp_path / "traffic.jsonl"
     stats = write_traffic_file(traffic, requests=1500, malformed=20, seed=14)
     lines = traffic.read_bytes().splitlines(keepends=True)
+    split = closed_split(lines)  # no request straddles the restart: the gap may outlast the join timeout
     first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    first.write_bytes(b"".join(lines[: len(lines) // 2]))
-    second.write_bytes(b"".join(lines[len(lines) // 2:]))
+    first.write_bytes(b"".join(lines[:split]))
+    second.write_bytes(b"".join(lines[split:]))
     replay_file(pipeline_settings, first)
     wait_for_counts(pipeline_settings, 1, 0, 120, worker=worker.proc, settle_s=0)  # mid-stream, worker running
     kafka.kafka_process(pipeline_settings).stop()

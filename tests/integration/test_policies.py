@@ -18,7 +18,7 @@ from raiwatch.ops.policies import apply_policies
 from raiwatch.streams.policy_files import default_policy_dir
 
 from .pipeline_helpers import (
-    WorkerProcess, assert_exact_without_final, assert_exactly_once_on_topics, committed_records, replay_file,
+    assert_exact_without_final, assert_exactly_once_on_topics, committed_records, replay_file,
     write_traffic_file,
 )
 
@@ -30,12 +30,6 @@ def settings(fresh_settings):
     return fresh_settings.replace(join__timeout_s=3.0)
 
 
-@pytest.fixture
-def worker(settings, tmp_path):
-    process = WorkerProcess(settings, tmp_path)
-    process.start()
-    yield process
-    process.stop()
 
 
 def policy_folder(tmp_path: Path, over_refusal_version: int, severity: str = "low") -> Path:

@@ -16,12 +16,8 @@ import base64
 import io
 import json
 import math
-import os
 import re
 import shutil
-import signal
-import subprocess
-import time
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -31,9 +27,10 @@ import pytest
 
 from raiwatch.schemas.clickhouse import clickhouse_client
 
+from .chromium import CHROMIUM, DevTools, headless_chromium
+
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT_COPY = Path("/tmp/raiwatch-report.png")
 BUCKET_MS = 30 * 60 * 1000  # --since 24h gives 30-minute buckets
 XSS = "xss<script>document.title='pwned'</script>&co"
@@ -190,32 +187,6 @@ MARKS_JS = """JSON.stringify({
 })"""
 
 
-class DevTools:
-    """The smallest DevTools-protocol client: one page session over the browser websocket."""
-
-    def __init__(self, ws) -> None:
-        self.ws, self.next_id, self.events = ws, 0, []
-
-    async def call(self, method: str, session: str | None = None, **params):
-        self.next_id += 1
-        message = {"id": self.next_id, "method": method, "params": params}
-        if session:
-            message["sessionId"] = session
-        await self.ws.send(json.dumps(message))
-        while True:
-            reply = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
-            if reply.get("id") == self.next_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply["result"]
-            self.events.append(reply)
-
-    async def wait_for(self, method: str, timeout_s: float = 20):
-        deadline = time.monotonic() + timeout_s
-        while not any(e.get("method") == method for e in self.events):
-            self.events.append(json.loads(await asyncio.wait_for(self.ws.recv(), deadline - time.monotonic())))
-
-
 async def _render(url: str, port: int, browser_path: str) -> tuple[dict, bytes, list]:
     from websockets.asyncio.client import connect
 
@@ -240,30 +211,8 @@ async def _render(url: str, port: int, browser_path: str) -> tuple[dict, bytes, 
 def render_in_chromium(html_file: Path, work: Path) -> tuple[dict, bytes, list]:
     """Load the page in headless Chromium: the DOM and mark boxes, a full-page screenshot, and
     every protocol event (network requests, log entries) seen while loading."""
-    profile = work / "chromium-profile"
-    log = (work / "chromium.log").open("wb")
-    proc = subprocess.Popen(
-        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-         f"--user-data-dir={profile}", "--remote-debugging-port=0", "--window-size=1400,2400", "about:blank"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        active = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 20
-        while not (active.exists() and len(active.read_text().split()) == 2):
-            assert proc.poll() is None, f"chromium exited {proc.returncode}: {(work / 'chromium.log').read_text()}"
-            assert time.monotonic() < deadline, "chromium did not open its DevTools port in 20 s"
-            time.sleep(0.05)
-        port, path = active.read_text().split()
-        return asyncio.run(_render(html_file.resolve().as_uri(), int(port), path))
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+    with headless_chromium(work) as (port, path):
+        return asyncio.run(_render(html_file.resolve().as_uri(), port, path))
 
 
 class Node:

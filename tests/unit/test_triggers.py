@@ -37,8 +37,17 @@ def test_retraining_only_where_the_policy_says_so() -> None:
 
 def test_publishing_the_default_set_is_no_change() -> None:
     defaults = {p.policy_id: p for p in DEFAULT_POLICY.policies}
-    triggers = PolicyTriggers.__new__(PolicyTriggers)
-    triggers.defaults = defaults
+    triggers = PolicyTriggers(None, None, defaults)
     assert not triggers.is_change(defaults["safety.harmful-compliance"])
     assert triggers.is_change(policy("safety.harmful-compliance", version=2))
     assert triggers.is_change(policy("safety.harmful-compliance", policy_id="custom.new"))
+
+
+def test_a_red_team_batch_asks_every_model_once() -> None:
+    from raiwatch.schemas.common import Pillar
+    from raiwatch.streams.triggers import redteam_triggers
+
+    first = redteam_triggers(Pillar.SAFETY, 1, MODELS)
+    assert {t.cause for t in first} == {"redteam:safety@1"} and len(first) == 3
+    assert "redteam_collected" in first[0].event.suites
+    assert {t.request_id for t in first}.isdisjoint({t.request_id for t in redteam_triggers(Pillar.SAFETY, 2, MODELS)})
