@@ -39,6 +39,7 @@ from .incident_classify import classify_incident
 from .runtime.checkpoint import Checkpoint
 from .runtime.context import StageContext
 from .runtime.dead_letters import dead_letter_for, send_dead_letter
+from .policy_proposals import FEED_FETCH_WAIT_MS
 from .runtime.loop import Handler, LoopSpec, StageLoop
 from .risk_levels import risk_record, risk_topic
 from .runtime.sink import SinkRow
@@ -184,5 +185,6 @@ def incidents_loop(ctx: StageContext) -> StageLoop:
     settings = ctx.settings
     topic = settings.topic("rai.incidents")
     spec = LoopSpec(name="incidents", topics=(topic,), group_id=ctx.group_id("incidents"), max_records=500,
-                    window_s=0.5, dlq_topic=ctx.topics.dlq, transaction_timeout_s=settings.stages.transaction_timeout_s)
+                    window_s=0.5, dlq_topic=ctx.topics.dlq, transaction_timeout_s=settings.stages.transaction_timeout_s,
+                    fetch_max_wait_ms=FEED_FETCH_WAIT_MS)
     return StageLoop(settings, spec, IncidentHandler(ctx), on_stall=ctx.on_stall, telemetry=ctx.telemetry)

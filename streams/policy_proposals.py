@@ -37,6 +37,7 @@ from .triggers import TRIGGER_COLUMNS, PolicyTriggers
 log = logging.getLogger(__name__)
 
 TIGHTEN = 0.05
+FEED_FETCH_WAIT_MS = 500  # the feeds are rare and not latency-critical
 PROPOSAL_COLUMNS = ["proposal_id", "revision", "event_time", "status", "regulation_id", "reference", "title",
                     "pillars", "pillar_scores", "policy_id", "from_version", "to_version", "diff", "proposed",
                     "decided_by"]
@@ -145,7 +146,8 @@ def policy_feed_loop(ctx: StageContext) -> StageLoop:
         policies: [Route(ClickHouseTable(settings, "policies", POLICY_COLUMNS, policies), policy_row)],
     }, {regulations}, triggers)
     spec = LoopSpec(name="policy-feeds", topics=(regulations, policies), group_id=ctx.group_id("policy-feeds"),
-                    max_records=100, window_s=1.0, guarantee=Guarantee.AT_LEAST_ONCE, dlq_topic=ctx.topics.dlq)
+                    max_records=100, window_s=1.0, guarantee=Guarantee.AT_LEAST_ONCE, dlq_topic=ctx.topics.dlq,
+                    fetch_max_wait_ms=FEED_FETCH_WAIT_MS)
     return StageLoop(settings, spec, handler, on_stall=ctx.on_stall, telemetry=ctx.telemetry)
 
 

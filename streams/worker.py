@@ -1,15 +1,18 @@
 """`raiwatch worker`: run the pipeline's loops under a supervisor until SIGTERM.
 
-A worker runs two parts: the Kafka-to-Kafka stages (join + screen, judge) and the ClickHouse
-sinks. Python runs one event loop on one core, and on a small machine the worker's loop was the
-bottleneck (the broker and ClickHouse had CPU to spare), so by default
-(`stages.process_sinks_apart`) the worker runs the stages itself and the sinks in a child
-process (`raiwatch worker --only sinks`): the inserts get a core of their own. The child dies
-with the worker, even on SIGKILL (Linux parent-death signal); it is a supervised part like the
-loops, so a crashed child is restarted (a bounded number of times), and SIGTERM drains it too.
-Both parts are safe to restart at any time: the stages are transactional, the sinks
-idempotent. `--only stages` and `--only sinks` run one part each, for deployments that scale
-them separately.
+A worker runs three parts: the Kafka-to-Kafka stages on the request path (join + screen, judge,
+and the readers of the policies and risk levels in force), the ClickHouse sinks, and the feeds
+(regulations and policies into proposals, the policies table and triggers; incidents). Python
+runs one event loop on one core, and on a small machine the worker's loop was the bottleneck
+(the broker and ClickHouse had CPU to spare), so by default (`stages.process_sinks_apart`) the
+worker runs the stages itself and the sinks and the feeds in child processes (`raiwatch worker
+--only sinks`, `--only feeds`): the inserts get a core of their own, and the feeds' loops stay
+out of the join's event loop (beside it they doubled the median latency). Each child dies with
+the worker, even on SIGKILL (Linux parent-death signal); it is a supervised part like the loops,
+so a crashed child is restarted (a bounded number of times), and SIGTERM drains it too. Every
+part is safe to restart at any time: the stages are transactional, the sinks idempotent.
+`--only stages`, `--only sinks` and `--only feeds` run one part each, for deployments that
+scale them separately.
 """
 
 from __future__ import annotations
@@ -61,10 +64,12 @@ async def _run(settings: RaiwatchSettings, loglevel: str, only: str | None) -> i
     supervisor = Supervisor(settings.stages.max_restarts, settings.stages.restart_window_s,
                             stop_timeout_s=settings.stages.stop_timeout_s)
     sinks_apart = only is None and settings.stages.process_sinks_apart
+    children = ("sinks", "feeds")
     if sinks_apart:
         parts: tuple[str, ...] = ("stages",)
-        child_port = _free_port() if settings.stages.health_port is not None else None
-        supervisor.add("sinks-process", lambda: PartProcess(settings, "sinks", loglevel, child_port))
+        for child in children:
+            port = _free_port() if settings.stages.health_port is not None else None
+            supervisor.add(f"{child}-process", lambda child=child, port=port: PartProcess(settings, child, loglevel, port))
     else:
         parts = (only,) if only else PARTS
     factories = loop_factories(ctx, parts)
@@ -75,7 +80,8 @@ async def _run(settings: RaiwatchSettings, loglevel: str, only: str | None) -> i
             found = [loop_status_dict(supervisor.current(name).status()) for name in factories
                      if isinstance(supervisor.current(name), StageLoop)]  # not the policy reader
             if sinks_apart:
-                found += await supervisor.current("sinks-process").statuses()
+                for child in children:
+                    found += await supervisor.current(f"{child}-process").statuses()
             return found
 
         supervisor.add("health", lambda: HealthServer(

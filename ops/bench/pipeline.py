@@ -2,6 +2,7 @@
 
     python -m raiwatch.ops.bench.pipeline [--requests 20000] [--latency-rate 500] [--json-out FILE]
     python -m raiwatch.ops.bench.pipeline --telemetry 3     # telemetry's overhead only
+    python -m raiwatch.ops.bench.pipeline --tiers 2         # rule, default and trained screens
 
 Prints JSON with:
 - `ceiling`: a raw aiokafka consume -> produce pass-through of the same messages (no decoding,
@@ -268,11 +269,39 @@ def telemetry_overhead(settings: RaiwatchSettings, traffic: Path, requests: int,
             "worker_cpu_overhead_pct": round(100 * (cpu_on / cpu_off - 1), 1)}
 
 
+def tiers() -> dict[str, list]:
+    """The screening tiers compared by `--tiers`: the three rule checks (the screen before the
+    pillar checks), the default screen, and the trained tier with the pillar checks."""
+    from ...models.catalog import RULE_TIER, TRAINED_TIER
+    from ...schemas.checks import CheckSpec
+    from ..settings import ScreenSettings
+
+    default = [spec.name for spec in ScreenSettings().checks]
+    pillar = [name for name in default if name not in RULE_TIER]
+    return {"rule": [CheckSpec(name=n) for n in RULE_TIER], "default": [CheckSpec(name=n) for n in default],
+            "trained": [CheckSpec(name=n) for n in (*TRAINED_TIER, *pillar)]}
+
+
+def tier_throughput(settings: RaiwatchSettings, traffic: Path, requests: int, work: Path, rounds: int) -> dict:
+    """One-worker throughput per screening tier, the tiers alternating, `rounds` runs each."""
+    out: dict[str, dict[str, list]] = {name: {"paired_per_s": [], "worker_cpu_ms_per_request": []} for name in tiers()}
+    for _ in range(rounds):
+        for name, checks in tiers().items():
+            with fresh(settings.replace(screen__checks=checks), name[0]) as run:
+                measured = pipeline_throughput(run, traffic, requests, work, 1)
+            out[name]["paired_per_s"].append(measured["paired_per_s"])
+            out[name]["worker_cpu_ms_per_request"].append(measured["worker_cpu_ms_per_request"])
+    return {"checks": {name: [c.name for c in checks] for name, checks in tiers().items()}, **out}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=20000, help="paired requests for the throughput run")
     parser.add_argument("--telemetry", type=int, default=0, metavar="ROUNDS",
                         help="only measure telemetry's overhead: throughput off and on, alternating, ROUNDS each")
+    parser.add_argument("--tiers", type=int, default=0, metavar="ROUNDS",
+                        help="only compare screening tiers (rule checks, the default screen, the trained tier): "
+                             "one-worker throughput, alternating, ROUNDS each")
     parser.add_argument("--latency-rate", type=float, default=500.0, help="input messages/s for the latency run")
     parser.add_argument("--latency-seconds", type=float, default=30.0, help="duration of the latency run")
     parser.add_argument("--json-out", type=Path, help="also write the JSON here")
@@ -285,6 +314,10 @@ def main() -> None:
     result: dict = {"machine": {"cpus": os.cpu_count()}, "checks": [str(check) for check in settings.screen.checks]}
     if args.telemetry:
         result["telemetry"] = telemetry_overhead(settings, traffic, args.requests, work, args.telemetry)
+        emit(result, args.json_out)
+        return
+    if args.tiers:
+        result["tiers"] = tier_throughput(settings, traffic, args.requests, work, args.tiers)
         emit(result, args.json_out)
         return
     with fresh(settings, "c") as run:

@@ -1,13 +1,13 @@
-"""Policy propagation: from `apply` returning to the first request judged under the new
+"""Policy propagation: from `raiwatch policy apply` starting to the first verdict under the new
 version, in a running worker, on the local stack.
 
     python -m raiwatch.ops.bench.policy_propagation [--changes 20] [--interval-ms 20]
 
 A steady stream of requests (one every `--interval-ms`) runs while the over-refusal policy gets
-`--changes` new versions one after another; for each, the propagation time is the publication
-time of the earliest request whose verdict lists the new version, minus the time `apply`
-returned (so it includes up to one interval of the stream and the batch that was running).
-Prints JSON with p50, p90, p99 and max.
+`--changes` new versions one after another; for each, the propagation time is the timestamp of
+the first verdict record on rai.verdicts that lists the new version, minus the time `apply` was
+called (validation against the live versions, publishing, the worker's reader, the next batch,
+its transaction). Prints JSON with p50, p90, p99 and max.
 """
 
 from __future__ import annotations
@@ -87,8 +87,9 @@ def main() -> None:
         stream.start()
         time.sleep(3)
         for version in range(2, args.changes + 2):
-            apply_policies(settings, _folder(work, version))
+            folder = _folder(work, version)
             applied[version] = time.time()
+            apply_policies(settings, folder)
             time.sleep(args.gap_s)
         time.sleep(5)
     finally:
@@ -99,10 +100,10 @@ def main() -> None:
     for record in committed_records(settings, settings.topic("rai.verdicts")):
         verdict = orjson.loads(record.value)
         version = next(int(p.rsplit("@", 1)[1]) for p in verdict["policies"] if p.startswith(POLICY + "@"))
-        published = verdict["input_published_ms"] / 1000
-        if version in applied and published < first.get(version, float("inf")):
-            first[version] = published
-    delays = sorted(max(0.0, first[v] - applied[v]) * 1000 for v in applied if v in first)
+        written = record.timestamp / 1000
+        if version in applied and written < first.get(version, float("inf")):
+            first[version] = written
+    delays = sorted((first[v] - applied[v]) * 1000 for v in applied if v in first)
     delete_prefixed_topics(settings)
 
     def quantile(q: float) -> float:

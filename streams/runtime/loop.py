@@ -82,6 +82,10 @@ class LoopSpec:
     tick_interval_s: float | None = None  # run `tick` this often (in a checkpoint of its own)
     dlq_topic: str | None = None  # where records that cannot be processed go
     transaction_timeout_s: float = 30.0  # exactly-once: the broker aborts a transaction open longer
+    # How long a fetch waits for data (None: `stages.fetch_max_wait_ms`). A loop whose input is
+    # rare and not latency-critical (the feeds) waits longer: an idle loop polling every 20 ms
+    # costs its worker's event loop CPU that the join needs.
+    fetch_max_wait_ms: int | None = None
 
 
 class Handler(ABC):
@@ -266,7 +270,7 @@ class StageLoop:
             partition_assignment_strategy=(RangePartitionAssignor,),
             fetch_max_bytes=self.settings.stages.fetch_max_bytes,
             max_partition_fetch_bytes=self.settings.stages.max_partition_fetch_bytes,
-            fetch_max_wait_ms=self.settings.stages.fetch_max_wait_ms,
+            fetch_max_wait_ms=self.spec.fetch_max_wait_ms or self.settings.stages.fetch_max_wait_ms,
         )
         self.consumer.subscribe(list(self.spec.topics), listener=_Rebalance(self))
         await self.consumer.start()

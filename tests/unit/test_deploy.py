@@ -348,7 +348,7 @@ def raiwatch_containers(rendered: Rendered) -> list[tuple[dict, dict]]:
 
 
 def worker_part(container: dict) -> str | None:
-    """'stages' or 'sinks' for a `raiwatch worker --only <part>` container (the image's
+    """'stages', 'sinks' or 'feeds' for a `raiwatch worker --only <part>` container (the image's
     entrypoint is `raiwatch`), 'both' for a plain `raiwatch worker`, None otherwise."""
     if container.get("command") or not container.get("args") or container["args"][0] != "worker":
         return None
@@ -479,8 +479,8 @@ def check_custom_resources_apart(rendered: Rendered) -> None:
 
 
 def check_stage_workers(rendered: Rendered) -> None:
-    """The stage workers: a StatefulSet, 1..partitions replicas; the sinks likewise."""
-    for part in ("stages", "sinks"):
+    """The stage workers: a StatefulSet, 1..partitions replicas; the sinks and the feeds likewise."""
+    for part in ("stages", "sinks", "feeds"):
         workload, _ = the_worker(rendered, part)
         assert workload["kind"] == "StatefulSet", f"the {part} workers need stable pod names: a StatefulSet"
         replicas = workload["spec"].get("replicas", 1)
@@ -1003,7 +1003,7 @@ def check_compose_services(compose: dict, compose_raw: dict) -> None:
     assert re.search(r"raiwatch db migrate\s*&&\s*raiwatch topics create", " ".join(init["entrypoint"] + init["command"]))
     # Workers: one for the stages, one for the sinks, their own ids, health on /live.
     workers = compose_workers(compose)
-    assert sorted(part for part, _ in workers.values()) == ["sinks", "stages"], workers.keys()
+    assert sorted(part for part, _ in workers.values()) == ["feeds", "sinks", "stages"], workers.keys()
     ids = []
     for name, (_, service) in workers.items():
         env = _environment_of(service)
