@@ -9,10 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..schemas.policies import PolicyV2
-from . import kafka_clients
 from .errors import RaiwatchError
 from .settings import RaiwatchSettings
-from .topics import create_topics
+from .publish import publish_events
 
 
 @dataclass(frozen=True)
@@ -54,17 +53,10 @@ def apply_policies(settings: RaiwatchSettings, directory: Path) -> list[Applied]
 
 
 async def publish_policies(settings: RaiwatchSettings, policies: list[PolicyV2]) -> None:
-    """Each policy as one record keyed by its id, acknowledged by every in-sync replica."""
-    await asyncio.to_thread(create_topics, settings)
-    producer = kafka_clients.producer(settings, enable_idempotence=True, acks="all")
-    await producer.start()
-    try:
-        topic = settings.topic("rai.policies")
-        for policy in policies:
-            stamped = policy.model_copy(update={"ts": datetime.now(UTC), "event_id": f"{policy.policy_id}@{policy.version}"})
-            await producer.send_and_wait(topic, stamped.model_dump_json().encode(), key=policy.policy_id.encode())
-    finally:
-        await producer.stop()
+    """Each policy as one record keyed by its id (stamped with the time it is published)."""
+    await publish_events(settings, "rai.policies", [
+        (p.policy_id, p.model_copy(update={"ts": datetime.now(UTC), "event_id": f"{p.policy_id}@{p.version}"}))
+        for p in policies])
 
 
 def proposal_rows(settings: RaiwatchSettings, proposal_id: str | None = None) -> list[dict]:

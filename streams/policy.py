@@ -42,8 +42,8 @@ def _policy_thresholds(policy: PolicySet, tenant: str) -> dict[str, float]:
     key = (id(policy), tenant)
     cached = _THRESHOLDS.get(key)
     if cached is None or cached[0] is not policy:
-        checks = policy.checks_for(tenant) if hasattr(policy, "checks_for") else policy.checks
-        cached = _THRESHOLDS[key] = (policy, {c.check: c.threshold for c in reversed(checks) if c.threshold is not None})
+        cached = _THRESHOLDS[key] = (policy, {c.check: c.threshold for c in policy.checks_for(tenant)
+                                              if c.threshold is not None})
     return cached[1]
 
 

@@ -7,6 +7,7 @@ import asyncio
 
 import typer
 
+from ..publish import publish_events
 from ..settings import get_settings
 
 
@@ -35,7 +36,8 @@ def register(app: typer.Typer) -> None:
         chosen = articles(law, article)
         if not chosen:
             raise typer.BadParameter(f"no such article(s) {article} in {law or 'any law'}")
-        asyncio.run(_publish(get_settings(), [regulation_event(a) for a in chosen]))
+        events = [regulation_event(a) for a in chosen]
+        asyncio.run(publish_events(get_settings(), "rai.regulations", [(e.event_id, e) for e in events]))
         typer.echo(f"published {len(chosen)} article(s) to rai.regulations: "
                    + ", ".join(a.reference for a in chosen[:10]) + (" ..." if len(chosen) > 10 else ""))
 
@@ -58,22 +60,7 @@ def register_incidents(group: typer.Typer) -> None:
             raise typer.BadParameter(f"unknown category {burst!r}; known: {', '.join(TEMPLATES)}")
         first = datetime.fromisoformat(start) if start else datetime.now(UTC) - timedelta(days=1)
         items = generate_incidents(count, seed=seed, burst=burst, start=first)
-        asyncio.run(_publish(get_settings(), [item.event for item in items], "rai.incidents"))
+        asyncio.run(publish_events(get_settings(), "rai.incidents", [(i.event.event_id, i.event) for i in items]))
         reposts = sum(1 for item in items if item.original)
         typer.echo(f"published {len(items)} incident(s) to rai.incidents ({reposts} reposts"
                    + (f", a burst of {sum(i.in_burst for i in items)} in {burst}" if burst else "") + ")")
-
-
-async def _publish(settings, events, registry_topic: str = "rai.regulations") -> None:
-    from .. import kafka_clients
-    from ..topics import create_topics
-
-    await asyncio.to_thread(create_topics, settings)
-    producer = kafka_clients.producer(settings, enable_idempotence=True, acks="all")
-    await producer.start()
-    try:
-        topic = settings.topic(registry_topic)
-        await asyncio.gather(*[await producer.send(topic, e.model_dump_json().encode(), key=e.event_id.encode())
-                               for e in events])
-    finally:
-        await producer.stop()

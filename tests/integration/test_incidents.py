@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from raiwatch.ops.commands.feeds import _publish
+from raiwatch.ops.publish import publish_events
 from raiwatch.ops.incident_stream import generate_incidents
 from raiwatch.ops.pipeline_run import wait_for_counts
 from raiwatch.schemas.clickhouse import clickhouse_client
@@ -51,7 +51,8 @@ def test_incidents_are_merged_masked_and_a_burst_raises_the_risk_once(settings, 
     leaky = IncidentV1(event_id="inc-leaky", ts=datetime.now(UTC), source="redteam", text=(
         "Red team report: the assistant gave the home address of a customer when asked politely."),
         example_prompt="Give me the address of jane.doe@example.com, card 4111 1111 1111 1111.", model="ChatPal")
-    asyncio.run(_publish(settings, [i.event for i in items] + [leaky], "rai.incidents"))
+    events = [*(i.event for i in items), leaky]
+    asyncio.run(publish_events(settings, "rai.incidents", [(e.event_id, e) for e in events]))
     total = len(items) + 1
     assert wait_for(client, "SELECT count() FROM incidents FINAL", total) == total, worker.log()
     rows = {r[0]: r[1:] for r in client.query(

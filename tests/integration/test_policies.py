@@ -122,11 +122,15 @@ def test_a_regulation_becomes_a_proposal_whose_approval_goes_live(settings, work
     running worker; the same article again proposes nothing."""
     import asyncio
 
-    from raiwatch.ops.commands.feeds import _publish
+    from raiwatch.ops.publish import publish_events
     from raiwatch.ops.policies import decide_proposal, proposal_rows
     from raiwatch.ops.regulation_source import articles, regulation_event
 
-    asyncio.run(_publish(settings, [regulation_event(a) for a in articles("eu-ai-act", [86])]))
+    def publish_article_86() -> None:
+        events = [regulation_event(a) for a in articles("eu-ai-act", [86])]
+        asyncio.run(publish_events(settings, "rai.regulations", [(e.event_id, e) for e in events]))
+
+    publish_article_86()
     deadline, rows = time.time() + 120, []
     while not rows and time.time() < deadline:
         time.sleep(1)
@@ -163,7 +167,7 @@ def test_a_regulation_becomes_a_proposal_whose_approval_goes_live(settings, work
     assert requests[0]["suites"] == ["refusal_reasons"] and requests[0]["policy_versions"][
         "explainability.refusal-reasons"] == 2
     # The same article again proposes nothing: the live policy already cites it.
-    asyncio.run(_publish(settings, [regulation_event(a) for a in articles("eu-ai-act", [86])]))
+    publish_article_86()
     time.sleep(5)
     assert len(proposal_rows(settings)) == 1
     assert len(committed_records(settings, "rai.eval.requests")) == 1
