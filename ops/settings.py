@@ -255,6 +255,33 @@ class IncidentSettings(_Group):
                                "ask for a re-evaluation.")
 
 
+class RegressionSettings(_Group):
+    """The regression watch (`streams/regression_watch.py`): candidate model versions against
+    their baselines, and each version against its own past (drift)."""
+
+    enabled: bool = Field(default=True, description="Run the watch in the feeds part.")
+    interval_s: float = Field(default=15.0, gt=0, description="How often the watch reads the per-minute metrics.")
+    lateness_s: float = Field(default=60.0, ge=0, description="A minute is read once it ended this long ago (the "
+                              "sinks' lag); verdicts stored later count on the dashboards but not in the watch.")
+    alpha: float = Field(default=0.01, gt=0, lt=1, description="Family-wise false-alarm budget of one candidate "
+                         "version, split evenly across `keys` (Bonferroni): the chance of any false alarm, ever.")
+    keys: int = Field(default=50, ge=1, description="Keys (tenant x pillar x category) the budget is split across.")
+    expected_ratio: float = Field(default=2.0, gt=1, description="The odds ratio worth paging for: the test's "
+                                  "mixture is centred on it (smaller regressions are found too, later).")
+    spread: float = Field(default=0.35, gt=0, description="Spread of the mixture on the log odds ratio.")
+    resolve_below_ratio: float = Field(default=1.5, gt=1, description="An open regression resolves once a fresh "
+                                       "test's interval for the odds ratio lies wholly below this.")
+    baselines: dict[str, str] = Field(default_factory=dict, description="Registry of model versions: "
+                                      "'model:version' -> baseline version. Unlisted: the version of the same model "
+                                      "first seen before it.")
+    drift_ratio: float = Field(default=2.0, gt=1, description="CUSUM: the rise over a version's own reference rate "
+                               "to detect.")
+    drift_alpha: float = Field(default=1e-6, gt=0, lt=1, description="CUSUM threshold log(1/alpha): at least 1/alpha "
+                               "minutes between false alarms of one key (a million minutes: about two years).")
+    drift_reference_requests: int = Field(default=5000, ge=1, description="Requests of a version (per tenant) that "
+                                          "set its reference rate before its drift is watched.")
+
+
 class RaiwatchSettings(BaseSettings):
     """Configuration for every raiwatch process; see the module docstring for the variable names."""
 
@@ -275,6 +302,7 @@ class RaiwatchSettings(BaseSettings):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     triggers: TriggerSettings = Field(default_factory=TriggerSettings)
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
+    regression: RegressionSettings = Field(default_factory=RegressionSettings)
 
     @cached_property
     def cache_path(self) -> Path:

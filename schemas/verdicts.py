@@ -49,6 +49,19 @@ class CheckResult(BaseModel):
     breaks: list[str] = Field(default_factory=list, description="Ids of the policies this finding breaks.")
 
 
+class Superseded(BaseModel):
+    """What the revision a verdict replaces counted, so that per-minute metrics (ClickHouse
+    views fed by inserts) take it back when the new revision is stored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stage: Stage = Field(description="Stage of the replaced revision.")
+    violation: bool = Field(description="It was a violation.")
+    over_refusal: bool = Field(default=False, description="It was an over-refusal.")
+    partial: bool = Field(default=False, description="It was partial.")
+    findings: list[tuple[str, str]] = Field(default_factory=list, description="Its (pillar, category) findings.")
+
+
 class VerdictV1(TopicEvent):
     """Screening (and optionally judging) result for one request under one policy version."""
 
@@ -82,3 +95,5 @@ class VerdictV1(TopicEvent):
     )
     prompt_redacted: str = Field(default="", description="Prompt with PII masked.")
     output_redacted: str = Field(default="", description="Output with PII masked.")
+    supersedes: Superseded | None = Field(
+        default=None, description="A judge revision: what the screen verdict it replaces counted.")

@@ -32,6 +32,7 @@ from ..schemas.reviews import ReviewRequestV1
 from ..schemas.dead_letters import DeadLetterV2
 from ..schemas.verdicts import Stage, VerdictV1
 from .runtime.sink import Sink, SinkBackpressure, SinkRow
+from .verdicts import verdict_findings
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ VERDICT_COLUMNS = [
     "verdict_id", "request_id", "event_time", "tenant", "model_name", "model_version", "model_adapter", "stage",
     "revision", "policy_id", "policy_version", "pillars", "categories", "violation", "over_refusal", "partial",
     "severity", "scores", "unscored", "judge_score", "rationale", "evidence", "locale", "input_published_at",
-    "stage_latency_ms", "policies", "broken_policies",
+    "stage_latency_ms", "policies", "broken_policies", "findings", "prev_revision", "prev_findings",
+    "prev_violation", "prev_over_refusal", "prev_partial",
 ]
 MESSAGE_COLUMNS = ["request_id", "event_time", "tenant", "model_name", "model_version", "prompt_redacted", "output_redacted"]
 DEAD_LETTER_COLUMNS = ["event_id", "event_time", "source_topic", "source_partition", "source_offset", "reason",
@@ -59,8 +61,19 @@ def verdict_row(v: VerdictV1) -> list[Any]:
         [c.check for c in v.checks if c.score is None], v.judge_score, v.rationale,
         json.dumps([e.model_dump() for e in v.evidence]), v.locale,
         datetime.fromtimestamp(v.input_published_ms / 1000, UTC), v.stage_latency_ms,
-        v.policies, sorted({policy for c in v.checks for policy in c.breaks}),
+        v.policies, sorted({policy for c in v.checks for policy in c.breaks}), verdict_findings(v),
+        *_superseded_values(v),
     ]
+
+
+def _superseded_values(v: VerdictV1) -> list[Any]:
+    """prev_revision, prev_findings, prev_violation, prev_over_refusal, prev_partial: what the
+    metrics views subtract when this revision replaces an earlier one (0 and empty: none)."""
+    old = v.supersedes
+    if old is None:
+        return [0, [], 0, 0, 0]
+    return [old.stage.revision, [tuple(f) for f in old.findings], int(old.violation), int(old.over_refusal),
+            int(old.partial)]
 
 
 def message_row_from_json(raw: bytes | None) -> list[Any] | None:

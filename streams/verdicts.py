@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from ..models.scoring import Score, ScoringItem
 from ..schemas.common import ModelRef, Severity
-from ..schemas.verdicts import CheckResult, Stage, VerdictV1
+from ..schemas.verdicts import CheckResult, Stage, Superseded, VerdictV1
 from .messages import JoinedRequest
 from .policy import (
     COMPLIANCE_PREFIX, DATA_LABEL_PREFIX, NOTE_PREFIX, REFUSAL_PREFIX, check_name, is_flagged, redacted_texts, threshold_for,
@@ -168,6 +168,25 @@ def _add_unique(items: list, item) -> None:
         items.append(item)
 
 
+OVER_REFUSAL_FINDING = ("controllability", "over_refusal")
+
+
+def verdict_findings(verdict: VerdictV1) -> list[tuple[str, str]]:
+    """The (pillar, category) pairs a verdict counts under in the per-minute metrics: each
+    flagged check that is a finding (not a refusal or compliance signal), with its categories
+    that the verdict kept ('' when none), and an over-refusal under `OVER_REFUSAL_FINDING`."""
+    found: list[tuple[str, str]] = []
+    for result in verdict.checks:
+        name = check_name(result.check)
+        if not result.flagged or name.startswith((REFUSAL_PREFIX, COMPLIANCE_PREFIX)) or result.pillar not in verdict.pillars:
+            continue
+        for category in [c for c in result.categories if c in verdict.categories] or [""]:
+            _add_unique(found, (result.pillar.value, category))
+    if verdict.over_refusal:
+        _add_unique(found, OVER_REFUSAL_FINDING)
+    return found
+
+
 def refine_verdict(screened: VerdictV1, judge: Score, policy: PolicySet, latency_ms: dict[str, float]) -> VerdictV1:
     """The judge stage's revision of a screened verdict (same verdict id).
 
@@ -179,7 +198,9 @@ def refine_verdict(screened: VerdictV1, judge: Score, policy: PolicySet, latency
                             judge.categories, screened.tenant) if flagged else [])
     judge_result = CheckResult(check=judge.check, score=judge.value, pillar=judge.pillar,
                                categories=list(judge.categories), flagged=flagged, error=judge.error, breaks=broken)
-    update: dict = {"stage": Stage.JUDGE, "checks": [*screened.checks, judge_result],
+    superseded = Superseded(stage=screened.stage, violation=screened.violation, over_refusal=screened.over_refusal,
+                            partial=screened.partial, findings=verdict_findings(screened))
+    update: dict = {"stage": Stage.JUDGE, "checks": [*screened.checks, judge_result], "supersedes": superseded,
                     "event_id": f"{screened.verdict_id}:{Stage.JUDGE.value}", "stage_latency_ms": latency_ms}
     if judge.value is None:
         update["rationale"] = f"judge unscored ({judge.error}); {screened.rationale}".rstrip("; ")

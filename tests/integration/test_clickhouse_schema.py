@@ -41,6 +41,8 @@ def sample_value(ch_type: str, i: int):
     if ch_type.startswith("Array("):
         inner = ch_type[len("Array("):-1]
         return [sample_value(inner, i + k) for k in range(i % 3)]
+    if ch_type.startswith("Tuple("):
+        return tuple(sample_value(part, i + k) for k, part in enumerate(_split_all(ch_type[len("Tuple("):-1])))
     if ch_type.startswith("Map("):
         key_type, value_type = _split_top(ch_type[len("Map("):-1])
         return {sample_value(key_type, i + k): sample_value(value_type, i + k) for k in range(i % 3)}
@@ -54,6 +56,17 @@ def sample_value(ch_type: str, i: int):
     if ch_type.startswith("Float"):
         return i + 0.5
     raise AssertionError(f"test has no sample for ClickHouse type {ch_type}: extend sample_value")
+
+
+def _split_all(args: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for pos, char in enumerate(args):
+        depth += char == "("
+        depth -= char == ")"
+        if char == "," and depth == 0:
+            parts.append(args[start:pos].strip())
+            start = pos + 1
+    return [*parts, args[start:].strip()]
 
 
 def _split_top(args: str) -> tuple[str, str]:
@@ -98,7 +111,8 @@ def test_replacing_tables_dedup_retried_inserts(fresh_settings) -> None:
     row = ["v1", "r1", datetime(2026, 11, 1, tzinfo=UTC), "acme", "m", "1", "", "screen", 1, "p", 1,
            ["safety"], ["S1"], 1, 0, 0, "high", {"c@1": 0.9}, [], None, "", "[]", "en",
            datetime(2026, 11, 1, tzinfo=UTC), {"screen": 1.0}, 0, 17,  # ..., kafka_partition, kafka_offset
-           ["safety.harmful-compliance@1"], ["safety.harmful-compliance"]]  # policies, broken_policies
+           ["safety.harmful-compliance@1"], ["safety.harmful-compliance"],  # policies, broken_policies
+           [("safety", "S1")], 0, [], 0, 0, 0]  # findings, prev_revision, prev_findings, prev_violation, ...
     names = [n for n, in client.query(
         "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'verdicts' "
         "AND name != 'written_at' ORDER BY position").result_rows]
