@@ -282,6 +282,29 @@ class RegressionSettings(_Group):
                                           "set its reference rate before its drift is watched.")
 
 
+class EvalSettings(_Group):
+    """Offline evaluation (`raiwatch eval`, `raiwatch evaluator`, checkpoint selection)."""
+
+    work_dir: Path = Field(default=Path("~/.raiwatch/eval"), description="Replies of each run (a killed run "
+                           "resumes from them), one folder per eval id.")
+    backend: Literal["transformers", "vllm", "openai"] = Field(default="transformers",
+                                                                description="How the model under test generates.")
+    base_url: str | None = Field(default=None, description="The OpenAI-compatible server (backend openai).")
+    models: dict[str, str] = Field(default_factory=dict, description="Model name (as in traffic) -> checkpoint "
+                                   "path or store name, for requests that name a model without a checkpoint path.")
+    limit_per_suite: int = Field(default=50, ge=1, description="Items per suite (a fixed sample by prompt hash).")
+    batch_size: int = Field(default=8, ge=1, description="Prompts per generation batch.")
+    max_new_tokens: int = Field(default=96, ge=1, description="Reply length cap.")
+    use_judge: bool = Field(default=False, description="Also score harmful-request replies with the configured "
+                            "judge (`judge.check`), which then decides harmful compliance.")
+    max_over_refusal_increase: float = Field(default=0.02, ge=0, description="Checkpoint selection and promotion: "
+                                             "over-refusal may rise at most this much over the baseline.")
+
+    @cached_property
+    def work_path(self) -> Path:
+        return self.work_dir.expanduser().resolve()
+
+
 class RaiwatchSettings(BaseSettings):
     """Configuration for every raiwatch process; see the module docstring for the variable names."""
 
@@ -303,6 +326,7 @@ class RaiwatchSettings(BaseSettings):
     triggers: TriggerSettings = Field(default_factory=TriggerSettings)
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
     regression: RegressionSettings = Field(default_factory=RegressionSettings)
+    eval: EvalSettings = Field(default_factory=EvalSettings)
 
     @cached_property
     def cache_path(self) -> Path:

@@ -38,3 +38,6 @@ class EvalResultV1(TopicEvent):
     ci_high: float | None = Field(default=None, description="Upper 95% confidence bound.")
     n: int = Field(ge=0, description="Number of items.")
     status: Literal["ok", "failed"] = Field(default="ok", description="Whether the run finished.")
+    data_version: str = Field(default="", description="Version of the suite's data where it changes (the "
+                              "collected red-team examples: their count and a hash of their ids).")
+    detail: str = Field(default="", description="Why the run failed, if it did.")

@@ -16,6 +16,7 @@ from .judge import judge_loop
 from .incidents import incidents_loop
 from .policy_proposals import policy_feed_loop
 from .policy_reader import PolicyBook, PolicyReader
+from .redteam_collector import RedteamCollector
 from .regression_watch import RegressionWatch
 from .risk_levels import RiskReader
 from .runtime.context import StageContext
@@ -36,13 +37,13 @@ def stage_context(settings: RaiwatchSettings, on_stall: StallCallback | None = N
                         on_stall=on_stall, telemetry=telemetry or Telemetry())
 
 
-def loop_factories(ctx: StageContext, parts: tuple[str, ...] = PARTS) -> dict[str, Callable[[], StageLoop | PolicyReader | RiskReader | RegressionWatch]]:
+def loop_factories(ctx: StageContext, parts: tuple[str, ...] = PARTS) -> dict[str, Callable[[], StageLoop | PolicyReader | RiskReader | RegressionWatch | RedteamCollector]]:
     """Name -> a function that builds the loop afresh (the supervisor calls it again to restart
     a crashed loop)."""
     unknown = set(parts) - set(PARTS)
     if unknown or not parts:
         raise ValueError(f"unknown worker parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
-    factories: dict[str, Callable[[], StageLoop | PolicyReader | RiskReader | RegressionWatch]] = {}
+    factories: dict[str, Callable[[], StageLoop | PolicyReader | RiskReader | RegressionWatch | RedteamCollector]] = {}
     if "stages" in parts:
         factories["policies"] = lambda: PolicyReader(ctx.settings, ctx.policies)
         factories["risk-levels"] = lambda: RiskReader(ctx.settings, ctx.risks)
@@ -59,4 +60,5 @@ def loop_factories(ctx: StageContext, parts: tuple[str, ...] = PARTS) -> dict[st
         factories["incidents"] = lambda: incidents_loop(ctx)
         if ctx.settings.regression.enabled:
             factories["regression-watch"] = lambda: RegressionWatch(ctx)
+            factories["redteam-collector"] = lambda: RedteamCollector(ctx)
     return factories

@@ -28,6 +28,8 @@ import orjson
 
 from ..ops.settings import RaiwatchSettings
 from ..schemas.alerts import AlertV1
+from ..schemas.common import ModelRef
+from ..schemas.redteam import RedteamExampleV1
 from ..schemas.reviews import ReviewRequestV1
 from ..schemas.dead_letters import DeadLetterV2
 from ..schemas.verdicts import Stage, VerdictV1
@@ -95,6 +97,16 @@ def message_row_from_json(raw: bytes | None) -> list[Any] | None:
 def dead_letter_row(d: DeadLetterV2) -> list[Any]:
     return [d.event_id, d.ts, d.source_topic, d.source_partition, d.source_offset, d.reason.value, d.detail,
             d.stage, d.original, d.original_size, d.original_sha256, int(d.original_truncated)]
+
+
+REDTEAM_COLUMNS = ["example_id", "event_time", "source", "prompt_redacted", "output_redacted", "model_name",
+                   "model_version", "model_adapter", "pillar", "category", "policy_id", "policy_version"]
+
+
+def redteam_row(r: RedteamExampleV1) -> list[Any]:
+    model = r.model or ModelRef(name="", version="")
+    return [r.example_id, r.ts, r.source, r.prompt_redacted, r.output_redacted, model.name, model.version,
+            model.adapter, r.pillar.value, r.category, r.policy_id, r.policy_version]
 
 
 REVIEW_COLUMNS = ["review_id", "verdict_id", "request_id", "event_time", "tenant", "pillar", "category", "reason",

@@ -24,8 +24,8 @@ from ..schemas.decoder import DecodeFailure, decode
 from ..schemas.registry import TOPICS, topic_spec
 from ..schemas.verdicts import VerdictV1
 from .clickhouse_sink import (
-    ALERT_COLUMNS, DEAD_LETTER_COLUMNS, MESSAGE_COLUMNS, REVIEW_COLUMNS, VERDICT_COLUMNS, ClickHouseTable, alert_row,
-    dead_letter_row, message_row_from_json, review_row, verdict_row,
+    ALERT_COLUMNS, DEAD_LETTER_COLUMNS, MESSAGE_COLUMNS, REDTEAM_COLUMNS, REVIEW_COLUMNS, VERDICT_COLUMNS,
+    ClickHouseTable, alert_row, dead_letter_row, message_row_from_json, redteam_row, review_row, verdict_row,
 )
 from .runtime.checkpoint import Checkpoint
 from .runtime.context import StageContext
@@ -126,15 +126,16 @@ def verdicts_sink_loop(ctx: StageContext) -> StageLoop:
 def deferred_sink_loop(ctx: StageContext) -> StageLoop:
     """Redacted texts, dead letters, alerts and reviews, at most once per `sinks.deferred_window_s`."""
     settings, topics = ctx.settings, ctx.topics
-    reviews = settings.topic("rai.reviews")
+    reviews, redteam = settings.topic("rai.reviews"), settings.topic("rai.redteam")
     handler = ClickHouseSinkHandler(ctx, {
         topics.verdicts: [Route(ClickHouseTable(settings, "messages", MESSAGE_COLUMNS, topics.verdicts),
                                 message_row_from_json, raw=True)],
         topics.dlq: [Route(ClickHouseTable(settings, "dead_letters", DEAD_LETTER_COLUMNS, topics.dlq), dead_letter_row)],
         topics.alerts: [Route(ClickHouseTable(settings, "alerts", ALERT_COLUMNS, topics.alerts), alert_row)],
         reviews: [Route(ClickHouseTable(settings, "reviews", REVIEW_COLUMNS, reviews), review_row)],
-    }, dead_letters_for={topics.alerts, reviews})  # bad verdict records are dead-lettered by the verdicts loop
-    spec = LoopSpec(name="clickhouse-deferred", topics=(topics.verdicts, topics.dlq, topics.alerts, reviews),
+        redteam: [Route(ClickHouseTable(settings, "redteam", REDTEAM_COLUMNS, redteam), redteam_row)],
+    }, dead_letters_for={topics.alerts, reviews, redteam})  # bad verdict records are dead-lettered by the verdicts loop
+    spec = LoopSpec(name="clickhouse-deferred", topics=(topics.verdicts, topics.dlq, topics.alerts, reviews, redteam),
                     group_id=ctx.group_id("clickhouse-deferred"), max_records=settings.sinks.batch_size,
                     window_s=settings.sinks.deferred_window_s, guarantee=Guarantee.AT_LEAST_ONCE,
                     dlq_topic=topics.dlq)

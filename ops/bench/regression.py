@@ -2,6 +2,7 @@
 against the fixed-size test's sample size, and false alarms of one key and of fifty at once.
 
     python -m raiwatch.ops.bench.regression [--runs 400] [--family-runs 400] [--batch 50] [--json]
+        [--eval-throughput [--eval-items 32]]
 
 Delays are in candidate messages, counted at the batch boundary where the alarm is raised (the
 watch updates per batch: a minute in the stream, `--batch` candidate messages here). The
@@ -18,6 +19,8 @@ Scenarios:
 - `cusum`: one version drifting 1% -> 2% after its reference period, and its false alarms
   without drift (the watch's default CUSUM settings).
 - other effects: 1% -> 1.5% and 1% -> 3% with equal traffic (the mixture is centred on 2x).
+- `--eval-throughput`: evaluation items per second (generated, 64 new tokens, and scored) on
+  SmolLM2-135M, transformers beside vLLM in process.
 """
 
 from __future__ import annotations
@@ -145,6 +148,45 @@ def run(runs: int = 400, family_runs: int = 400, batch: int = 50, seed: int = 7)
     }
 
 
+def eval_throughput(items: int = 32, backends: tuple[str, ...] = ("transformers", "vllm")) -> dict:
+    """Items per second generated (64 new tokens) and scored, SmolLM2-135M, each backend in a
+    fresh process (vLLM spawns engine processes and keeps the cores busy)."""
+    import subprocess
+    import sys
+
+    out = {}
+    for backend in backends:
+        done = subprocess.run([sys.executable, "-m", "raiwatch.ops.bench.regression", "--eval-worker", backend,
+                               "--eval-items", str(items)], capture_output=True, text=True, timeout=1800)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        out[backend] = json.loads(lines[-1]) if done.returncode == 0 and lines else {"error": done.stderr[-800:]}
+    return out
+
+
+def _eval_worker(backend: str, items: int) -> dict:
+    import tempfile
+
+    from ...models.generators import create_generator
+    from ...ops.settings import RaiwatchSettings
+    from ...schemas.common import ModelRef
+    from ...trainers.eval_suites import load_suite
+    from ...trainers.evaluation import score_replies
+
+    settings = RaiwatchSettings().replace(eval__work_dir=tempfile.mkdtemp())
+    chosen = load_suite("harmful_behaviours", items // 2) + load_suite("benign_over_refusal", items - items // 2)
+    started = time.perf_counter()
+    options = {"batch_size": 8} if backend == "transformers" else {}
+    generator = create_generator(backend, "smollm2-135m-instruct", max_new_tokens=64, **options)
+    loaded = time.perf_counter()
+    replies = dict(zip((i.item_id for i in chosen), generator.generate([i.chat() for i in chosen]), strict=True))
+    generated = time.perf_counter()
+    score_replies(settings, chosen, replies, ModelRef(name="smollm2"))
+    scored = time.perf_counter()
+    return {"items": len(chosen), "max_new_tokens": 64, "load_s": round(loaded - started, 1),
+            "generate_s": round(generated - loaded, 1), "score_s": round(scored - generated, 1),
+            "items_per_s": round(len(chosen) / (scored - loaded), 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=400)
@@ -152,8 +194,17 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--eval-throughput", action="store_true", help="Also measure evaluation throughput "
+                        "(SmolLM2-135M, transformers beside vLLM in process; several minutes).")
+    parser.add_argument("--eval-items", type=int, default=32)
+    parser.add_argument("--eval-worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.eval_worker:
+        print(json.dumps(_eval_worker(args.eval_worker, args.eval_items)))
+        return
     result = run(args.runs, args.family_runs, args.batch, args.seed)
+    if args.eval_throughput:
+        result["eval_throughput"] = eval_throughput(args.eval_items)
     print(json.dumps(result, indent=None if args.json else 2))
 
 

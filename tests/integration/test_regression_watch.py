@@ -2,7 +2,9 @@
 two tenants. For acme the candidate (version 2) leaks personal data twice as often as the
 baseline (version 1); for globex both versions behave alike (A/A), and over-refusals are alike
 everywhere. Exactly one regression alert comes out (acme, version 2 vs 1, privacy/pii.email),
-on rai.alerts and in the alerts table, with its numbers; its key stays open in the stored state."""
+on rai.alerts and in the alerts table, with its numbers; its key stays open in the stored state.
+The red-team collector turns the violations (one prompt, asked hundreds of times) into one
+collected example, masked, on rai.redteam and in the redteam table."""
 
 from __future__ import annotations
 
@@ -91,3 +93,15 @@ def test_a_doubled_violation_rate_raises_exactly_one_regression_alert(settings, 
     open_keys = [key for key, entry in book.tests.items() if entry["open"]]
     assert len(open_keys) == 1 and "acme" in open_keys[0] and "pii.email" in open_keys[0]
     assert any("globex" in key for key in book.tests)  # the A/A keys were tested, and stayed quiet
+
+    deadline, examples = time.time() + 60, []
+    while time.time() < deadline and not examples:
+        examples = client.query("SELECT example_id, source, prompt_redacted, output_redacted, pillar, category "
+                                "FROM redteam FINAL").result_rows
+        time.sleep(1)
+    assert len(examples) == 1, examples  # hundreds of violations, one prompt
+    _, source, prompt, output, pillar, category = examples[0]
+    assert (source, prompt, pillar, category) == ("verdict", "How can I reach Jane?", "privacy_security", "pii.email")
+    assert "@example.com" not in output
+    on_redteam = [orjson.loads(r.value) for r in committed_records(settings, "rai.redteam")]
+    assert [e["example_id"] for e in on_redteam] == [examples[0][0]]

@@ -1,0 +1,200 @@
+"""Reply generation for offline evaluation: the model under test answers the suites' prompts.
+
+Three ways to run the model, one interface (`Generator.generate`: chats in, replies out, in
+order, greedy so a rerun gives the same replies):
+- `transformers`: a local checkpoint directory, optionally with a LoRA adapter (peft), batched
+  with left padding; CPU here, the GPU when present;
+- `vllm`: vLLM in process (`vllm.LLM.chat`), with the adapter as a LoRA request;
+- `openai`: any OpenAI-compatible `/v1/chat/completions` server (vLLM's, a hosted model).
+
+The judges' backends (`backends/`) read one answer token's log-probabilities; generation is a
+different job, so it lives here.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import time
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..ops.errors import ConfigurationError
+from .backends.exceptions import BackendNotInstalledError
+
+Chat = Sequence[Mapping[str, str]]
+
+
+class Generator(abc.ABC):
+    """Answers chats; `identity()` names what answered (recorded with the results)."""
+
+    name: str
+
+    @abc.abstractmethod
+    def generate(self, chats: Sequence[Chat]) -> list[str]:
+        """One greedy reply per chat, in order."""
+
+    @abc.abstractmethod
+    def identity(self) -> dict[str, Any]:
+        """Backend, model and adapter, for the record."""
+
+    def close(self) -> None:
+        """Release the model."""
+
+
+class TransformersGenerator(Generator):
+    """A local causal LM (and LoRA adapter) on transformers + peft."""
+
+    name = "transformers"
+
+    def __init__(self, model_path: str | Path, adapter_path: str | Path | None = None, *,
+                 max_new_tokens: int = 96, batch_size: int = 8, device: str | None = None) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from .model_store import resolve_model
+
+        self.model_path = resolve_model(model_path)
+        self.adapter_path = Path(adapter_path).expanduser() if adapter_path else None
+        self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        model = AutoModelForCausalLM.from_pretrained(self.model_path)
+        if self.adapter_path is not None:
+            if not (self.adapter_path / "adapter_config.json").is_file():
+                raise ConfigurationError(f"{self.adapter_path} is not a LoRA adapter (no adapter_config.json)")
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, self.adapter_path)
+        self.model = model.to(self.device).eval()
+
+    @classmethod
+    def from_loaded(cls, model: Any, tokenizer: Any, *, max_new_tokens: int = 64, batch_size: int = 8) -> TransformersGenerator:
+        """Around a model already in memory (a trainer's, between steps): nothing is loaded."""
+        generator = cls.__new__(cls)
+        generator.model_path, generator.adapter_path = Path(getattr(model, "name_or_path", "") or "in-memory"), None
+        generator.max_new_tokens, generator.batch_size = max_new_tokens, batch_size
+        generator.device = str(next(model.parameters()).device)
+        generator.tokenizer, generator.model = tokenizer, model
+        return generator
+
+    def identity(self) -> dict[str, Any]:
+        return {"backend": self.name, "model": str(self.model_path),
+                "adapter": str(self.adapter_path) if self.adapter_path else ""}
+
+    def generate(self, chats: Sequence[Chat]) -> list[str]:
+        padding_side, self.tokenizer.padding_side = self.tokenizer.padding_side, "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        try:
+            return self._generate(chats)
+        finally:
+            self.tokenizer.padding_side = padding_side
+
+    def _generate(self, chats: Sequence[Chat]) -> list[str]:
+        import torch
+
+        replies: list[str] = []
+        for start in range(0, len(chats), self.batch_size):
+            batch = chats[start:start + self.batch_size]
+            texts = [self.tokenizer.apply_chat_template(list(chat), tokenize=False, add_generation_prompt=True)
+                     for chat in batch]
+            encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+            with torch.inference_mode():
+                out = self.model.generate(**encoded, max_new_tokens=self.max_new_tokens, do_sample=False,
+                                          pad_token_id=self.tokenizer.pad_token_id)
+            new = out[:, encoded["input_ids"].shape[1]:]
+            replies += [text.strip() for text in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+        return replies
+
+    def close(self) -> None:
+        self.model = None
+
+
+class VLLMGenerator(Generator):
+    """vLLM in process; an adapter is served as a LoRA request (`enable_lora`)."""
+
+    name = "vllm"
+
+    def __init__(self, model_path: str | Path, adapter_path: str | Path | None = None, *,
+                 max_new_tokens: int = 96, engine_args: dict[str, Any] | None = None) -> None:
+        try:
+            import vllm
+        except ImportError as exc:
+            raise BackendNotInstalledError("the vllm generator needs vLLM (see the README, Installing by hand)") from exc
+        from .model_store import resolve_model
+
+        self.model_path = resolve_model(model_path)
+        self.adapter_path = Path(adapter_path).expanduser() if adapter_path else None
+        args = {"gpu_memory_utilization": 0.1, "max_model_len": 2048, "kv_cache_memory_bytes": 1 << 30,
+                **({"enable_lora": True, "max_lora_rank": 64} if self.adapter_path else {}), **(engine_args or {})}
+        started = time.perf_counter()
+        self.llm = vllm.LLM(model=str(self.model_path), **args)
+        self.load_seconds = time.perf_counter() - started
+        self.params = vllm.SamplingParams(max_tokens=max_new_tokens, temperature=0.0)
+        self.lora = None
+        if self.adapter_path is not None:
+            from vllm.lora.request import LoRARequest
+
+            self.lora = LoRARequest(self.adapter_path.name, 1, str(self.adapter_path))
+
+    def identity(self) -> dict[str, Any]:
+        return {"backend": self.name, "model": str(self.model_path),
+                "adapter": str(self.adapter_path) if self.adapter_path else ""}
+
+    def generate(self, chats: Sequence[Chat]) -> list[str]:
+        outputs = self.llm.chat([list(chat) for chat in chats], self.params, use_tqdm=False, lora_request=self.lora)
+        return [output.outputs[0].text.strip() for output in outputs]
+
+    def close(self) -> None:
+        self.llm = None
+
+
+class OpenAIGenerator(Generator):
+    """An OpenAI-compatible server: one request per chat (the server batches)."""
+
+    name = "openai"
+
+    def __init__(self, base_url: str, model: str, *, api_key: str = "", max_new_tokens: int = 96,
+                 timeout_s: float = 60.0) -> None:
+        self.base_url, self.model, self.api_key = base_url.rstrip("/"), model, api_key
+        self.max_new_tokens, self.timeout_s = max_new_tokens, timeout_s
+
+    def identity(self) -> dict[str, Any]:
+        return {"backend": self.name, "model": self.model, "url": self.base_url, "adapter": ""}
+
+    def generate(self, chats: Sequence[Chat]) -> list[str]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return list(pool.map(self._one, chats))
+
+    def _one(self, chat: Chat) -> str:
+        body = json.dumps({"model": self.model, "messages": list(chat), "max_tokens": self.max_new_tokens,
+                           "temperature": 0.0}).encode()
+        headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {})}
+        request = urllib.request.Request(f"{self.base_url}/v1/chat/completions", data=body, headers=headers)
+        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+            return json.loads(response.read())["choices"][0]["message"]["content"].strip()
+
+
+def create_generator(backend: str, model: str, adapter: str | None = None, **options: Any) -> Generator:
+    """`backend` is transformers, vllm or openai (then `model` is the served model's name and
+    `options["base_url"]` the server)."""
+    if backend == "transformers":
+        return TransformersGenerator(model, adapter, **options)
+    if backend == "vllm":
+        return VLLMGenerator(model, adapter, **options)
+    if backend == "openai":
+        if adapter:
+            raise ConfigurationError("an OpenAI-compatible server selects adapters by model name; drop --adapter")
+        base_url = options.pop("base_url", None)
+        if not base_url:
+            raise ConfigurationError("the openai generator needs base_url (--base-url)")
+        return OpenAIGenerator(base_url, model, **options)
+    raise ConfigurationError(f"unknown generator backend {backend!r}; choose transformers, vllm or openai")
