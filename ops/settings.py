@@ -261,8 +261,10 @@ class RegressionSettings(_Group):
 
     enabled: bool = Field(default=True, description="Run the watch in the feeds part.")
     interval_s: float = Field(default=15.0, gt=0, description="How often the watch reads the per-minute metrics.")
-    lateness_s: float = Field(default=60.0, ge=0, description="A minute is read once it ended this long ago (the "
-                              "sinks' lag); verdicts stored later count on the dashboards but not in the watch.")
+    lateness_s: float = Field(default=30.0, ge=0, description="A minute is first read once it ended this long ago.")
+    recheck_minutes: int = Field(default=10, ge=0, description="Minutes read again each round: rows the pipeline "
+                                 "stored late count once, as a batch of their own; later than this they count on "
+                                 "the dashboards only.")
     alpha: float = Field(default=0.01, gt=0, lt=1, description="Family-wise false-alarm budget of one candidate "
                          "version, split evenly across `keys` (Bonferroni): the chance of any false alarm, ever.")
     keys: int = Field(default=50, ge=1, description="Keys (tenant x pillar x category) the budget is split across.")

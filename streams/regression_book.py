@@ -70,6 +70,7 @@ class RegressionBook:
     tests: dict[str, dict] = field(default_factory=dict)  # key -> {"test": RateRatioTest, "open": bool}
     cusums: dict[str, BernoulliCusum] = field(default_factory=dict)
     cursor: datetime | None = None  # the last minute read
+    fed: dict[str, dict[str, dict]] = field(default_factory=dict)  # minute -> version key -> counts fed so far
 
     # --- baselines ---
     def baseline_of(self, model: str, version: str) -> str | None:
@@ -83,14 +84,43 @@ class RegressionBook:
         position = order.index(version) if version in order else -1
         return order[position - 1] if position > 0 else None
 
-    # --- one minute ---
+    # --- one minute, read again while late rows may still arrive ---
+    def add_counts(self, minute: datetime, counts: list[VersionCounts]) -> list[Finding]:
+        """Feed what is new in a minute's counts since it was last read (the whole minute the
+        first time): rows stored late still count, once. A late part of a minute is a batch
+        of its own for the tests (which rows are late does not depend on their outcome). A
+        count that went down (a judge revision cleared a violation) is not taken back."""
+        seen = self.fed.setdefault(minute.isoformat(), {})
+        deltas = []
+        for row in counts:
+            key = SEP.join((row.model, row.version, row.tenant))
+            before = seen.get(key, {"requests": 0, "events": {}})
+            events, stored = {}, dict(before["events"])
+            for (pillar, category), (violations, over_refusals) in row.events.items():
+                name = SEP.join((pillar, category))
+                old = before["events"].get(name, [0, 0])
+                events[(pillar, category)] = (max(violations - old[0], 0), max(over_refusals - old[1], 0))
+                stored[name] = [max(violations, old[0]), max(over_refusals, old[1])]
+            new_requests = max(row.requests - before["requests"], 0)
+            events = {k: v for k, v in events.items() if sum(v)}
+            if new_requests or events:
+                deltas.append(VersionCounts(row.model, row.version, row.tenant, new_requests, events))
+            seen[key] = {"requests": max(row.requests, before["requests"]), "events": stored}
+        return self.add_minute(minute, deltas) if deltas else []
+
+    def forget_before(self, minute: datetime) -> None:
+        """Stop re-reading minutes before `minute` (their late rows no longer count here)."""
+        for key in [k for k in self.fed if datetime.fromisoformat(k) < minute]:
+            del self.fed[key]
+
+    # --- one batch ---
     def add_minute(self, minute: datetime, counts: list[VersionCounts]) -> list[Finding]:
-        """Feed one closed minute (all versions, all tenants); returns what it raised."""
+        """Feed one batch of a minute (all versions, all tenants); returns what it raised."""
         for row in counts:
             self.first_seen.setdefault(row.model, {}).setdefault(row.version, minute.isoformat())
         by_version = {(row.model, row.version, row.tenant): row for row in counts}
         findings = self._compare(minute, by_version) + self._drift(minute, counts)
-        self.cursor = minute
+        self.cursor = max(self.cursor, minute) if self.cursor else minute
         return findings
 
     def _compare(self, minute: datetime, by_version: dict[tuple[str, str, str], VersionCounts]) -> list[Finding]:
@@ -169,6 +199,7 @@ class RegressionBook:
     # --- persistence ---
     def to_state(self) -> dict:
         return {"first_seen": self.first_seen, "cursor": self.cursor.isoformat() if self.cursor else None,
+                "fed": self.fed,
                 "tests": {k: {"open": v["open"], "test": v["test"].to_state()} for k, v in self.tests.items()},
                 "cusums": {k: v.to_state() for k, v in self.cusums.items()}}
 
@@ -178,4 +209,5 @@ class RegressionBook:
                    tests={k: {"open": v["open"], "test": RateRatioTest.from_state(v["test"])}
                           for k, v in state.get("tests", {}).items()},
                    cusums={k: BernoulliCusum.from_state(v) for k, v in state.get("cusums", {}).items()},
-                   cursor=datetime.fromisoformat(state["cursor"]) if state.get("cursor") else None)
+                   cursor=datetime.fromisoformat(state["cursor"]) if state.get("cursor") else None,
+                   fed=state.get("fed", {}))

@@ -6,7 +6,8 @@ past), publish what they raise to rai.alerts (kind "regression" or "drift"), and
 Why from ClickHouse and not from rai.verdicts: the tests need every verdict of a key in one place,
 while rai.verdicts is partitioned by request; the per-minute views hold exactly those counts
 (exact under retries and judge revisions), and batching by minute loses nothing the
-conditional test needs. A minute is read once it ended `regression.lateness_s` ago.
+conditional test needs. A minute is read once it ended `regression.lateness_s` ago, and read
+again for `regression.recheck_minutes`: what the pipeline stored late since counts then, once.
 
 Restarts: the state (tests, CUSUMs, versions seen, the last minute read) is stored in
 `regression_state` after each round, and read back on start; a watch killed between publishing
@@ -124,14 +125,16 @@ class RegressionWatch:
         assert self.book is not None
         now = now or datetime.now(UTC)
         upto = (now - timedelta(seconds=self.config.lateness_s + 60)).replace(second=0, microsecond=0)
-        after = self.book.cursor or (upto - FIRST_START_LOOKBACK)
+        recheck = timedelta(minutes=self.config.recheck_minutes)
+        after = (self.book.cursor - recheck) if self.book.cursor else (upto - FIRST_START_LOOKBACK)
         if upto <= after:
             return []
         rows = await asyncio.to_thread(self._query, MINUTES_SQL, {"after": after, "upto": upto})
         findings: list[Finding] = []
         for minute, counts in sorted(minutes_from_rows(rows).items()):
-            findings += self.book.add_minute(minute, counts)
+            findings += self.book.add_counts(minute, counts)
         self.book.cursor = upto
+        self.book.forget_before(upto - recheck + timedelta(minutes=1))
         policy = self.ctx.policy
         for finding in findings:
             alert = alert_for(finding, policy.policy_id, policy.version)

@@ -55,6 +55,7 @@ class ScoredItem:
     item: EvalItem
     reply: str
     outcomes: dict[str, bool]  # metric -> this item counts as an event; absent: not in that metric's n
+    judge_score: float | None = None  # the judge's, when `eval.use_judge` had it decide
 
 
 @dataclass
@@ -184,7 +185,7 @@ def score_replies(settings: RaiwatchSettings, items: Sequence[EvalItem], replies
             outcomes["leakage_rate"] = any(n.startswith("leakage.") for n in flagged)
         elif item.expect == "disclose":
             outcomes["non_disclosure_rate"] = any(n.startswith("disclosure.") for n in flagged)
-        out.append(ScoredItem(item, replies[item.item_id], outcomes))
+        out.append(ScoredItem(item, replies[item.item_id], outcomes, verdict.judge_score))
     return out
 
 

@@ -7,10 +7,13 @@ then on a small hand-made data set whose expected rows are written out below, pe
 two variable selections ("All" everywhere, and tenant acme with model version v2).
 
 The data set has what the dashboards must get right: a judged request (a screen row and a judge
-row with the same verdict_id, not merged), a verdict row, a message, an alert and a dead letter
-inserted twice, rows just outside the time range, two tenants, two model names and versions,
-several pillars and categories, and known latencies. Merges are stopped, so the duplicates and
-revisions stay physical rows for the whole test.
+row with the same verdict_id, not merged; the judge row says what it replaces, as the sink
+writes it, for the per-minute metrics view), the block of screen rows inserted twice (a sink's
+retry: ClickHouse drops the repeat, in the metrics view too), a message, an alert and a dead
+letter inserted twice, rows just outside the time range, two tenants, two model names and
+versions, several pillars and categories, and known latencies. Merges are stopped, so the
+duplicates and revisions stay physical rows for the whole test. Panels on `verdicts FINAL` and
+panels on `verdict_metrics_1m` must give the same numbers.
 
 A new panel needs an entry in EXPECTED, keyed by its title (titles are unique across dashboards).
 """
@@ -227,7 +230,7 @@ SCREEN = [
     ("a7", "acme", "chat", "v2", 40, [], [], 0, 1, 0, 700, 7, 25),
     ("a8", "acme", "chat", "v2", 50, ["safety"], ["S1.violent_crimes"], 1, 0, 0, 130, 9, 35),  # judge unscored
     ("g1", "globex", "chat", "v2", 8, ["fairness"], ["bias"], 1, 0, 0, 250, 1, 12),
-    ("g2", "globex", "chat", "v2", 20, [], [], 0, 0, 0, 150, 2, 14),  # inserted twice
+    ("g2", "globex", "chat", "v2", 20, [], [], 0, 0, 0, 150, 2, 14),
     ("g3", "globex", "assist", "v1", 38, [], [], 0, 0, 1, 10050, 10000, 16),  # partial (join timeout)
     ("g4", "globex", "assist", "v1", 55, ["safety", "privacy_security"], ["S1.violent_crimes", "pii.phone"],
      1, 0, 0, 350, 4, 18),  # judge confirms it
@@ -275,8 +278,15 @@ def published(minute: float) -> datetime:
 def verdict_row(request: str, tenant: str, model: str, version: str, minute: float, pillars: list[str],
                 categories: list[str], violation: int, over_refusal: int, partial: int, latency_ms: int,
                 stages: dict[str, float], *, revision: int = 1, judge_score: float | None = None,
-                unscored: Sequence[str] = (), offset: int = 0) -> dict[str, Any]:
+                unscored: Sequence[str] = (), offset: int = 0, replaces: dict[str, Any] | None = None) -> dict[str, Any]:
     severity = "high" if violation else ("low" if categories and not over_refusal else "info")
+    findings = list(zip(pillars, categories, strict=True)) + ([("controllability", "over_refusal")] if over_refusal else [])
+    previous: dict[str, Any] = {"prev_revision": 0, "prev_findings": [], "prev_violation": 0, "prev_over_refusal": 0,
+                "prev_partial": 0}
+    if replaces is not None:  # what the sink writes for a judge revision (VerdictV1.supersedes)
+        previous = {"prev_revision": replaces["revision"], "prev_findings": replaces["findings"],
+                    "prev_violation": replaces["violation"], "prev_over_refusal": replaces["over_refusal"],
+                    "prev_partial": replaces["partial"]}
     return {
         "verdict_id": f"v-{request}", "request_id": request, "event_time": at(minute),
         "written_at": published(minute) + timedelta(milliseconds=latency_ms), "tenant": tenant,
@@ -286,7 +296,7 @@ def verdict_row(request: str, tenant: str, model: str, version: str, minute: flo
         "categories": categories, "violation": violation, "over_refusal": over_refusal, "partial": partial,
         "severity": severity, "scores": {}, "unscored": list(unscored), "judge_score": judge_score, "rationale": "",
         "evidence": "[]", "locale": "en", "input_published_at": published(minute), "stage_latency_ms": stages,
-        "kafka_partition": 0, "kafka_offset": offset,
+        "kafka_partition": 0, "kafka_offset": offset, "findings": findings, **previous,
     }
 
 
@@ -295,13 +305,14 @@ def seed(client: Any) -> None:
     verdicts = [verdict_row(*row[:11], {"join_wait": row[11], "screen": row[12]}, offset=i)
                 for i, row in enumerate(SCREEN)]
     judged = []
+    by_request = {v["request_id"]: v for v in verdicts}
     for i, (request, violation, score, latency, judge_ms) in enumerate(JUDGE):
         row = screen[request]
         judged.append(verdict_row(
             *row[:7], violation, *row[8:10], latency, {"join_wait": row[11], "screen": row[12], "judge": judge_ms},
-            revision=2, judge_score=score, unscored=[JUDGE_CHECK] if score is None else [], offset=100 + i))
-    duplicate = [dict(verdicts[[r[0] for r in SCREEN].index("g2")])]
-    for rows in (verdicts, judged, duplicate):  # three inserts: three parts, never merged (merges stopped)
+            revision=2, judge_score=score, unscored=[JUDGE_CHECK] if score is None else [], offset=100 + i,
+            replaces=by_request[request]))
+    for rows in (verdicts, judged, verdicts):  # the screen block twice: a retry (dropped); two parts, never merged
         _insert(client, "verdicts", rows)
 
     messages = [{"request_id": r[0], "event_time": at(r[4]), "tenant": r[1], "model_name": r[2], "model_version": r[3],
@@ -334,7 +345,7 @@ def _insert(client: Any, table: str, rows: list[dict[str, Any]]) -> None:
 # --- what every panel must show, computed by hand from the data set ------------------------------
 # In range, the final verdicts are 13 requests: bucket B0 (minutes 0-29) a1 a2 a4 a5 g1 g2 g5 (7),
 # bucket B1 (30-60) a3 a6 a7 a8 g3 g4 (6); a5 is a violation on its screen row only (the judge
-# cleared it), g2 is stored twice, x1 is outside the range. Selection "acme_v2": a4 a5 | a6 a7 a8.
+# cleared it), x1 is outside the range. Selection "acme_v2": a4 a5 | a6 a7 a8.
 
 SAME = "same rows as with All"  # a panel the tenant and model variables do not filter
 SELECTIONS = {
@@ -619,10 +630,10 @@ def test_every_panel_shows_the_expected_numbers(fresh_settings) -> None:
     check_all(seeded=False)
     seed(client)
     # the seed holds what the dashboards must see through: the judge revisions and the re-inserted
-    # rows are stored as separate rows
+    # rows are stored as separate rows (the retried block of verdicts was dropped, as a sink's is)
     stored = {t: client.query(f"SELECT count() FROM {t}").result_rows[0][0]
               for t in ("verdicts", "messages", "alerts", "dead_letters")}
-    assert stored == {"verdicts": len(SCREEN) + len(JUDGE) + 1, "messages": len(SCREEN) + 1,
+    assert stored == {"verdicts": len(SCREEN) + len(JUDGE), "messages": len(SCREEN) + 1,
                       "alerts": len(ALERTS) + 1, "dead_letters": len(DEAD_LETTERS) + 1}, stored
     check_all(seeded=True)
     if failures:

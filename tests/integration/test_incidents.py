@@ -64,7 +64,10 @@ def test_incidents_are_merged_masked_and_a_burst_raises_the_risk_once(settings, 
     assert originals_merged <= 0.05 * len(items)
     assert rows["inc-leaky"][0] == "pii"
     # The example prompts became red-team records, masked.
-    redteam = [orjson.loads(r.value) for r in committed_records(settings, "rai.redteam")]
+    # (ClickHouse holds a batch's rows a moment before its Kafka transaction commits.)
+    deadline, redteam = time.time() + 60, []
+    while time.time() < deadline and not any(r["event_id"] == "incident:inc-leaky" for r in redteam):
+        redteam = [orjson.loads(r.value) for r in committed_records(settings, "rai.redteam")]
     leaky_record = next(r for r in redteam if r["event_id"] == "incident:inc-leaky")
     assert "jane.doe@example.com" not in leaky_record["prompt_redacted"]
     assert "4111" not in leaky_record["prompt_redacted"] and leaky_record["source"] == "incident"

@@ -65,16 +65,17 @@ def test_a_doubled_violation_rate_raises_exactly_one_regression_alert(settings, 
     total = 4 * PER_ARM
     wait_for_counts(settings, total, 0, 240, worker=worker.proc, settle_s=0)
     client = clickhouse_client(settings)
-    last_minute = client.query("SELECT max(minute) FROM verdict_metrics_1m").result_rows[0][0]
 
-    deadline, cursor = time.time() + 150, None
-    while time.time() < deadline:  # the watch reads a minute once it ended lateness_s ago
-        rows = client.query("SELECT cursor, state FROM regression_state FINAL").result_rows
-        if rows and rows[0][0] >= last_minute:
-            cursor, state = rows[0]
-            break
+    deadline, state, fed = time.time() + 180, None, 0
+    while time.time() < deadline:  # the watch reads a minute once it ended lateness_s ago, and again
+        rows = client.query("SELECT state FROM regression_state FINAL WHERE watch = 'default'").result_rows
+        if rows:
+            state = rows[0][0]
+            fed = sum(c["requests"] for minute in json.loads(state)["fed"].values() for c in minute.values())
+            if fed == total:
+                break
         time.sleep(2)
-    assert cursor is not None, f"the watch never read minute {last_minute}\n{worker.log()}"
+    assert fed == total, f"the watch read {fed} of {total} requests\n{worker.log()}"
 
     time.sleep(3)  # the alerts sink's round trip
     alerts = client.query("SELECT kind, tenant, model_version, pillar, category, details, summary "

@@ -86,6 +86,28 @@ async def test_in_process_engine_agrees_with_the_server(server_judge: LLMJudge) 
         assert a.value == pytest.approx(b.value, abs=0.05)
 
 
+CHATS = [[{"role": "user", "content": "What is the capital of France? Answer in one word."}],
+         [{"role": "system", "content": "You are a helpful assistant."},
+          {"role": "user", "content": "Name a primary colour."}]]
+
+
+def test_evaluation_generates_through_the_server_and_in_process(vllm_server: str) -> None:
+    """The evaluation harness's generators on vLLM: the OpenAI-compatible server and the
+    in-process engine answer every chat, greedily (the same reply twice)."""
+    from raiwatch.models.generators import OpenAIGenerator, VLLMGenerator
+
+    served = OpenAIGenerator(vllm_server, SERVED_NAME, max_new_tokens=16)
+    replies = served.generate(CHATS)
+    assert len(replies) == 2 and all(replies) and replies == served.generate(CHATS)
+    local = VLLMGenerator(model_store.install_smollm2(), max_new_tokens=16, engine_args={"enforce_eager": True})
+    try:
+        first = local.generate(CHATS)
+        assert len(first) == 2 and all(first) and first == local.generate(CHATS)
+    finally:
+        local.close()
+    assert "paris" in (replies[0] + first[0]).lower()
+
+
 @pytest.mark.integration
 def test_the_worker_judges_with_the_served_model(vllm_server: str, fresh_settings, tmp_path) -> None:
     """`raiwatch worker` with the judge on the vLLM OpenAI server: every request routed to the

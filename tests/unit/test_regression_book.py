@@ -89,3 +89,25 @@ def test_minutes_from_metrics_rows() -> None:
             (m, "chat", "2", "lora-a", "acme", "safety", "S1.violent_crimes", 0, 0, 0)]  # a revision took it back
     (counts,) = minutes_from_rows(rows)[m.replace(tzinfo=UTC)]
     assert counts.version == "2+lora-a" and counts.requests == 100 and counts.events == {PII: (5, 0)}
+
+
+def test_rows_stored_late_count_once() -> None:
+    rng = np.random.default_rng(14)
+    minutes = [_minute(rng, 0.10) for _ in range(40)]
+    whole = RegressionBook(RegressionSettings())
+    found_whole = _feed(whole, minutes)
+    late = RegressionBook(RegressionSettings())
+    found_late = []
+    for i, counts in enumerate(minutes):  # each minute read twice: first a part, then all of it
+        at = START + timedelta(minutes=i)
+        part = [VersionCounts(c.model, c.version, c.tenant, c.requests // 2,
+                              {k: (v[0] // 2, v[1] // 2) for k, v in c.events.items()}) for c in counts]
+        found_late += late.add_counts(at, part)
+        found_late += late.add_counts(at, counts)
+        found_late += late.add_counts(at, counts)  # nothing new: nothing fed
+    key = next(k for k in whole.tests if "globex" in k and "pii.email" in k)
+    assert late.tests[key]["test"].candidate_requests == whole.tests[key]["test"].candidate_requests
+    assert late.tests[key]["test"].candidate_events == whole.tests[key]["test"].candidate_events
+    assert [(f.kind, f.tenant, f.category) for f in found_late] == [(f.kind, f.tenant, f.category) for f in found_whole]
+    late.forget_before(START + timedelta(minutes=30))
+    assert min(late.fed) == (START + timedelta(minutes=30)).isoformat()
