@@ -72,6 +72,8 @@ BUILTIN_CHECKS: dict[str, CheckEntry] = {entry.name: entry for entry in [
                "A refusal that gives no reason (explainability; recorded, not a violation)"),
     CheckEntry("governance.model_registry", "raiwatch.models.pillar_checks:ModelRegistryCheck",
                "Traffic from a model version or adapter not in the approved registry (governance)"),
+    CheckEntry("reward.model", "raiwatch.models.reward_scorer:RewardModelCheck",
+               "Auxiliary reward model (LoRA head on a small LM, `raiwatch train reward`): risk = sigmoid(-reward)"),
     CheckEntry("judge.safety", "raiwatch.models.judges.checks:safety_judge",
                "LLM judge, safety rubric; calibrated from answer log-probabilities"),
     CheckEntry("judge.fairness", "raiwatch.models.judges.checks:fairness_judge",

@@ -88,29 +88,42 @@ class TransformersGenerator(Generator):
                 "adapter": str(self.adapter_path) if self.adapter_path else ""}
 
     def generate(self, chats: Sequence[Chat]) -> list[str]:
+        return [replies[0] for replies in self._batched(chats, 1, do_sample=False)]
+
+    def _encode(self, batch: Sequence[Chat]) -> Any:
+        texts = [self.tokenizer.apply_chat_template(list(chat), tokenize=False, add_generation_prompt=True)
+                 for chat in batch]
+        return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+
+    def _batched(self, chats: Sequence[Chat], per_chat: int, **generate_args: Any) -> list[list[str]]:
+        """`per_chat` replies per chat, batches of `batch_size` chats, left-padded."""
+        import torch
+
         padding_side, self.tokenizer.padding_side = self.tokenizer.padding_side, "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        out: list[list[str]] = []
         try:
-            return self._generate(chats)
+            for start in range(0, len(chats), self.batch_size):
+                batch = chats[start:start + self.batch_size]
+                encoded = self._encode(batch)
+                with torch.inference_mode():
+                    generated = self.model.generate(**encoded, max_new_tokens=self.max_new_tokens,
+                                                    num_return_sequences=per_chat,
+                                                    pad_token_id=self.tokenizer.pad_token_id, **generate_args)
+                decoded = self.tokenizer.batch_decode(generated[:, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
+                out += [[text.strip() for text in decoded[i * per_chat:(i + 1) * per_chat]] for i in range(len(batch))]
         finally:
             self.tokenizer.padding_side = padding_side
+        return out
 
-    def _generate(self, chats: Sequence[Chat]) -> list[str]:
+    def sample(self, chats: Sequence[Chat], k: int, *, temperature: float = 0.9, top_p: float = 0.95,
+               seed: int = 0) -> list[list[str]]:
+        """`k` sampled replies per chat (on-policy preference data), reproducible by `seed`."""
         import torch
 
-        replies: list[str] = []
-        for start in range(0, len(chats), self.batch_size):
-            batch = chats[start:start + self.batch_size]
-            texts = [self.tokenizer.apply_chat_template(list(chat), tokenize=False, add_generation_prompt=True)
-                     for chat in batch]
-            encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-            with torch.inference_mode():
-                out = self.model.generate(**encoded, max_new_tokens=self.max_new_tokens, do_sample=False,
-                                          pad_token_id=self.tokenizer.pad_token_id)
-            new = out[:, encoded["input_ids"].shape[1]:]
-            replies += [text.strip() for text in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
-        return replies
+        torch.manual_seed(seed)
+        return self._batched(chats, k, do_sample=True, temperature=temperature, top_p=top_p)
 
     def close(self) -> None:
         self.model = None

@@ -307,6 +307,20 @@ class EvalSettings(_Group):
         return self.work_dir.expanduser().resolve()
 
 
+class TrainSettings(_Group):
+    """Retraining (`raiwatch trainer`, `streams/trainer_worker.py`)."""
+
+    on_policy_prompts: int = Field(default=0, ge=0, description="Training prompts the current model answers k times "
+                                   "for on-policy pairs (0: none).")
+    on_policy_k: int = Field(default=4, ge=2, description="Sampled replies per prompt.")
+    reward_adapter: str | None = Field(default=None, description="The reward model (`raiwatch train reward`) that "
+                                       "ranks them; unset: not used.")
+    reward_weight: float = Field(default=0.5, ge=0, description="Its weight in the combined risk.")
+    judge_weight: float = Field(default=0.5, ge=0, description="The judge's (`judge.check`) weight; 0 or no judge: "
+                                "not used.")
+    margin: float = Field(default=0.2, gt=0, le=1, description="Least combined-risk gap between chosen and rejected.")
+
+
 class RaiwatchSettings(BaseSettings):
     """Configuration for every raiwatch process; see the module docstring for the variable names."""
 
@@ -329,6 +343,7 @@ class RaiwatchSettings(BaseSettings):
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
     regression: RegressionSettings = Field(default_factory=RegressionSettings)
     eval: EvalSettings = Field(default_factory=EvalSettings)
+    train: TrainSettings = Field(default_factory=TrainSettings)
 
     @cached_property
     def cache_path(self) -> Path:

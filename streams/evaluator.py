@@ -23,8 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from ..ops.errors import RaiwatchError
 from ..ops.settings import RaiwatchSettings
 from ..schemas.common import Pillar
@@ -33,16 +31,21 @@ from ..schemas.evaluation import EvalRequestV1, EvalResultV1
 log = logging.getLogger(__name__)
 
 
-def weights_for(settings: RaiwatchSettings, request: EvalRequestV1) -> tuple[str, str | None]:
-    """(model path or store name, adapter path or None) for a request; raises when none."""
+def resolve_weights(settings: RaiwatchSettings, name: str, checkpoint_path: str = "") -> str:
+    """The folder of a model named in a request: the checkpoint path, `eval.models[name]`, or
+    the model store entry `name`; raises when none exists."""
     from ..models.model_store import resolve_model
 
-    model = request.checkpoint_path or settings.eval.models.get(request.model.name) or request.model.name
+    model = checkpoint_path or settings.eval.models.get(name) or name
     try:
-        path = resolve_model(model, settings.model_path)
+        return str(resolve_model(model, settings.model_path))
     except RaiwatchError as exc:
-        raise RaiwatchError(f"no weights for model {request.model.name!r}: set eval.models or checkpoint_path "
-                            f"({exc})") from exc
+        raise RaiwatchError(f"no weights for model {name!r}: set eval.models or checkpoint_path ({exc})") from exc
+
+
+def weights_for(settings: RaiwatchSettings, request: EvalRequestV1) -> tuple[str, str | None]:
+    """(model path, adapter path or None) for a request; raises when none."""
+    path = Path(resolve_weights(settings, request.model.name, request.checkpoint_path))
     adapter = None
     if request.model.adapter:
         candidates = [Path(request.model.adapter).expanduser(), path / request.model.adapter,
@@ -99,30 +102,10 @@ def run_request(settings: RaiwatchSettings, request: EvalRequestV1, progress_bar
 
 async def serve(settings: RaiwatchSettings, stop: asyncio.Event, max_jobs: int | None = None) -> int:
     """Consume requests until `stop` is set (or `max_jobs` are done); returns jobs done."""
-    from ..ops import kafka_clients
+    from .job_queue import consume_jobs
 
-    consumer = kafka_clients.consumer(settings, settings.topic("rai.eval.requests"),
-                                      group_id=f"{settings.kafka.topic_prefix}{settings.stages.app_id}-evaluator",
-                                      enable_auto_commit=False, auto_offset_reset="earliest",
-                                      isolation_level="read_committed", max_poll_records=1,
-                                      max_poll_interval_ms=6 * 3600 * 1000)
-    await consumer.start()
-    done = 0
-    try:
-        while not stop.is_set() and (max_jobs is None or done < max_jobs):
-            batches = await consumer.getmany(timeout_ms=1000, max_records=1)
-            for tp, records in batches.items():
-                for record in records:
-                    try:
-                        request = EvalRequestV1.model_validate_json(record.value or b"")
-                    except ValidationError as exc:
-                        log.error("rai.eval.requests[%d]@%d is not an eval request: %s", tp.partition, record.offset, exc)
-                    else:
-                        log.warning("eval %s: %s on %s (cause %s)", request.eval_id, request.model, request.suites,
-                                    request.cause)
-                        await asyncio.to_thread(run_request, settings, request)
-                        done += 1
-                    await consumer.commit({tp: record.offset + 1})
-    finally:
-        await consumer.stop()
-    return done
+    def run(settings: RaiwatchSettings, request: EvalRequestV1) -> None:
+        log.warning("eval %s: %s on %s (cause %s)", request.eval_id, request.model, request.suites, request.cause)
+        run_request(settings, request)
+
+    return await consume_jobs(settings, "rai.eval.requests", "evaluator", EvalRequestV1, run, stop, max_jobs)

@@ -71,12 +71,13 @@ class RegressionBook:
     cusums: dict[str, BernoulliCusum] = field(default_factory=dict)
     cursor: datetime | None = None  # the last minute read
     fed: dict[str, dict[str, dict]] = field(default_factory=dict)  # minute -> version key -> counts fed so far
+    registry_baselines: dict[str, str] = field(default_factory=dict)  # promotions: 'model:version' -> replaced
 
     # --- baselines ---
     def baseline_of(self, model: str, version: str) -> str | None:
-        """The declared baseline, else the version of the same model first seen before this one
-        (ties: the version that sorts first)."""
-        declared = self.config.baselines.get(f"{model}:{version}")
+        """The declared baseline (settings, then the adapter registry's promotions), else the
+        version of the same model first seen before this one (ties: the version that sorts first)."""
+        declared = self.config.baselines.get(f"{model}:{version}") or self.registry_baselines.get(f"{model}:{version}")
         if declared is not None:
             return declared
         seen = self.first_seen.get(model, {})

@@ -129,6 +129,7 @@ class RegressionWatch:
         after = (self.book.cursor - recheck) if self.book.cursor else (upto - FIRST_START_LOOKBACK)
         if upto <= after:
             return []
+        self.book.registry_baselines = await asyncio.to_thread(self._promotions)
         rows = await asyncio.to_thread(self._query, MINUTES_SQL, {"after": after, "upto": upto})
         findings: list[Finding] = []
         for minute, counts in sorted(minutes_from_rows(rows).items()):
@@ -154,6 +155,13 @@ class RegressionWatch:
             return [tuple(row) for row in client.query(sql, parameters=parameters).result_rows]
         finally:
             client.close()
+
+    def _promotions(self) -> dict[str, str]:
+        """What the adapter registry's promotions declare (a promoted adapter against the one it
+        replaced): its live traffic is compared with the old's."""
+        from ..models.adapter_registry import AdapterRegistry
+
+        return AdapterRegistry(self.settings).baselines()
 
     def _load(self) -> RegressionBook:
         rows = self._query("SELECT state FROM regression_state FINAL WHERE watch = {w:String}", {"w": WATCH_ID})

