@@ -21,7 +21,6 @@ import hashlib
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from ..ops.errors import RaiwatchError
 from ..ops.settings import RaiwatchSettings
@@ -66,9 +65,8 @@ def failed_result(request: EvalRequestV1, reason: str) -> EvalResultV1:
 
 def run_request(settings: RaiwatchSettings, request: EvalRequestV1, progress_bar: bool = False) -> list[EvalResultV1]:
     """Run one request to its results (failed ones included); stores them."""
-    from ..models.generators import create_generator
     from ..trainers.eval_suites import COLLECTED, NOT_BUILT, SUITES
-    from ..trainers.evaluation import run_evaluation, store_results
+    from ..trainers.evaluation import eval_generator, run_evaluation, store_results
     from ..trainers.redteam_suite import collected_items
 
     runnable = [s for s in request.suites if s in SUITES or s == COLLECTED]
@@ -80,13 +78,8 @@ def run_request(settings: RaiwatchSettings, request: EvalRequestV1, progress_bar
         if not runnable:
             raise RaiwatchError(f"none of the suites {request.suites} can run")
         model_path, adapter = weights_for(settings, request)
-        options: dict[str, Any] = {"max_new_tokens": settings.eval.max_new_tokens}
-        if settings.eval.backend == "transformers":
-            options["batch_size"] = settings.eval.batch_size
-        if settings.eval.backend == "openai":
-            options["base_url"] = settings.eval.base_url
         extra = {COLLECTED: collected_items(settings)} if COLLECTED in runnable else None
-        generator = create_generator(settings.eval.backend, model_path, adapter, **options)
+        generator = eval_generator(settings, model_path, adapter)
         try:
             run = run_evaluation(settings, request.model, generator, runnable, settings.eval.limit_per_suite,
                                  eval_id=request.eval_id, progress_bar=progress_bar, extra_items=extra)

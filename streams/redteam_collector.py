@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from ..models.rules import mask_sensitive
 from ..models.text_similarity import jaccard, normalise_text, shingles
 from ..schemas.common import ModelRef, Pillar
 from ..schemas.redteam import RedteamExampleV1
+from .periodic_part import PeriodicPart
 from .runtime.context import StageContext
 
 log = logging.getLogger(__name__)
@@ -121,77 +120,37 @@ def ready_rows(rows: list[tuple], upto: datetime, full: bool) -> tuple[list[tupl
     return ready, upto
 
 
-class RedteamCollector:
+class RedteamCollector(PeriodicPart):
     """A supervised part of the feeds (see the module docstring)."""
 
     def __init__(self, ctx: StageContext) -> None:
-        self.ctx, self.settings = ctx, ctx.settings
-        self._stop = asyncio.Event()
-        self._producer: Any = None
+        super().__init__(ctx.settings, ctx.settings.regression.interval_s)
+        self.ctx = ctx
         self.index = RedteamIndex()
         self.cursor: datetime | None = None
         self.collected = 0
 
-    def stop(self) -> None:
-        self._stop.set()
-
-    async def run(self) -> None:
-        from ..ops import kafka_clients
-
-        await asyncio.to_thread(self._load)
-        self._producer = kafka_clients.producer(self.settings, enable_idempotence=True, acks="all")
-        await self._producer.start()
-        try:
-            while not self._stop.is_set():
-                await self.round()
-                try:
-                    await asyncio.wait_for(self._stop.wait(), timeout=self.settings.regression.interval_s)
-                except TimeoutError:
-                    pass
-        finally:
-            await self._producer.stop()
+    def load(self) -> None:
+        state = self.load_state(WATCH_ID)
+        if state:
+            self.cursor = datetime.fromisoformat(state["cursor"])
+        for ident, category, prompt in self.query(
+                "SELECT example_id, category, prompt_redacted FROM redteam FINAL ORDER BY written_at DESC "
+                "LIMIT {n:UInt32}", {"n": RECENT_PER_CATEGORY * 20}):
+            self.index.add(ident, category, prompt)
 
     async def round(self) -> list[RedteamExampleV1]:
         upto = datetime.now(UTC) - timedelta(seconds=self.settings.regression.lateness_s)
         after = self.cursor or (upto - timedelta(hours=1))
         if upto <= after:
             return []
-        rows = await asyncio.to_thread(self._query, VIOLATIONS_SQL, {"after": after, "upto": upto, "limit": BATCH})
+        rows = await asyncio.to_thread(self.query, VIOLATIONS_SQL, {"after": after, "upto": upto, "limit": BATCH})
         rows, cursor = ready_rows(rows, upto, len(rows) == BATCH)
         examples = examples_from_rows(rows, self.index)
         topic = self.settings.topic("rai.redteam")
         for example in examples:
-            await self._producer.send_and_wait(topic, example.model_dump_json().encode(), key=example.example_id.encode())
+            await self.publish(topic, example.model_dump_json().encode(), example.example_id.encode())
         self.cursor = max(cursor, after)
-        await asyncio.to_thread(self._save)
+        await asyncio.to_thread(self.save_state, WATCH_ID, self.cursor, {"cursor": self.cursor.isoformat()})
         self.collected += len(examples)
         return examples
-
-    def _query(self, sql: str, parameters: dict) -> list[tuple]:
-        from ..schemas.clickhouse import clickhouse_client
-
-        client = clickhouse_client(self.settings)
-        try:
-            return [tuple(r) for r in client.query(sql, parameters=parameters).result_rows]
-        finally:
-            client.close()
-
-    def _load(self) -> None:
-        state = self._query("SELECT state FROM regression_state FINAL WHERE watch = {w:String}", {"w": WATCH_ID})
-        if state:
-            self.cursor = datetime.fromisoformat(json.loads(state[0][0])["cursor"])
-        for ident, category, prompt in self._query(
-                "SELECT example_id, category, prompt_redacted FROM redteam FINAL ORDER BY written_at DESC "
-                "LIMIT {n:UInt32}", {"n": RECENT_PER_CATEGORY * 20}):
-            self.index.add(ident, category, prompt)
-
-    def _save(self) -> None:
-        from ..schemas.clickhouse import clickhouse_client
-
-        assert self.cursor is not None
-        client = clickhouse_client(self.settings)
-        try:
-            client.insert("regression_state", [[WATCH_ID, self.cursor, json.dumps({"cursor": self.cursor.isoformat()})]],
-                          column_names=["watch", "cursor", "state"])
-        finally:
-            client.close()

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from ..schemas.alerts import AlertV1
 from ..schemas.common import ModelRef, Pillar, Severity
 from .regression_book import Finding, RegressionBook, VersionCounts
+from .periodic_part import PeriodicPart
 from .runtime.context import StageContext
 
 log = logging.getLogger(__name__)
@@ -91,35 +90,18 @@ def alert_for(finding: Finding, policy_id: str, policy_version: int) -> AlertV1:
         details={**n, "resolved": 1.0 if finding.kind == "resolved" else 0.0})
 
 
-class RegressionWatch:
+class RegressionWatch(PeriodicPart):
     """A supervised part of the feeds (see the module docstring)."""
 
     def __init__(self, ctx: StageContext) -> None:
-        self.ctx, self.settings, self.config = ctx, ctx.settings, ctx.settings.regression
-        self._stop = asyncio.Event()
-        self._producer: Any = None
+        super().__init__(ctx.settings, ctx.settings.regression.interval_s)
+        self.ctx, self.config = ctx, ctx.settings.regression
         self.book: RegressionBook | None = None
         self.rounds = 0
 
-    def stop(self) -> None:
-        self._stop.set()
-
-    async def run(self) -> None:
-        from ..ops import kafka_clients
-
-        self.book = await asyncio.to_thread(self._load)
-        self._producer = kafka_clients.producer(self.settings, enable_idempotence=True, acks="all")
-        await self._producer.start()
-        try:
-            while not self._stop.is_set():
-                await self.round()
-                try:
-                    await asyncio.wait_for(self._stop.wait(), timeout=self.config.interval_s)
-                except TimeoutError:
-                    pass
-        finally:
-            await self._producer.stop()
-
+    def load(self) -> None:
+        state = self.load_state(WATCH_ID)
+        self.book = RegressionBook.from_state(self.config, state) if state else RegressionBook(self.config)
     async def round(self, now: datetime | None = None) -> list[Finding]:
         """Read the minutes closed since the last round, publish their findings, store the state."""
         assert self.book is not None
@@ -130,7 +112,7 @@ class RegressionWatch:
         if upto <= after:
             return []
         self.book.registry_baselines = await asyncio.to_thread(self._promotions)
-        rows = await asyncio.to_thread(self._query, MINUTES_SQL, {"after": after, "upto": upto})
+        rows = await asyncio.to_thread(self.query, MINUTES_SQL, {"after": after, "upto": upto})
         findings: list[Finding] = []
         for minute, counts in sorted(minutes_from_rows(rows).items()):
             findings += self.book.add_counts(minute, counts)
@@ -140,21 +122,10 @@ class RegressionWatch:
         for finding in findings:
             alert = alert_for(finding, policy.policy_id, policy.version)
             log.warning("%s", alert.summary)
-            await self._producer.send_and_wait(self.ctx.topics.alerts, alert.model_dump_json().encode(),
-                                               key=alert.dedup_key.encode())
-        await asyncio.to_thread(self._save)
+            await self.publish(self.ctx.topics.alerts, alert.model_dump_json().encode(), alert.dedup_key.encode())
+        await asyncio.to_thread(self.save_state, WATCH_ID, self.book.cursor, self.book.to_state())
         self.rounds += 1
         return findings
-
-    # --- ClickHouse ---
-    def _query(self, sql: str, parameters: dict) -> list[tuple]:
-        from ..schemas.clickhouse import clickhouse_client
-
-        client = clickhouse_client(self.settings)
-        try:
-            return [tuple(row) for row in client.query(sql, parameters=parameters).result_rows]
-        finally:
-            client.close()
 
     def _promotions(self) -> dict[str, str]:
         """What the adapter registry's promotions declare (a promoted adapter against the one it
@@ -162,20 +133,3 @@ class RegressionWatch:
         from ..models.adapter_registry import AdapterRegistry
 
         return AdapterRegistry(self.settings).baselines()
-
-    def _load(self) -> RegressionBook:
-        rows = self._query("SELECT state FROM regression_state FINAL WHERE watch = {w:String}", {"w": WATCH_ID})
-        if not rows:
-            return RegressionBook(self.config)
-        return RegressionBook.from_state(self.config, json.loads(rows[0][0]))
-
-    def _save(self) -> None:
-        from ..schemas.clickhouse import clickhouse_client
-
-        assert self.book is not None and self.book.cursor is not None
-        client = clickhouse_client(self.settings)
-        try:
-            client.insert("regression_state", [[WATCH_ID, self.book.cursor, json.dumps(self.book.to_state())]],
-                          column_names=["watch", "cursor", "state"])
-        finally:
-            client.close()

@@ -103,17 +103,13 @@ def evaluate_checkpoints(settings: RaiwatchSettings, run_dir: Path, base_model: 
     """Evaluate the base model and every checkpoint on the same items, choose, and (with
     `store`) record each checkpoint's numbers and the decision in the `checkpoints` table and
     the results in `eval_results`."""
-    from ..models.generators import create_generator
+    from .evaluation import eval_generator
 
-    backend = backend or settings.eval.backend
     limit = limit or settings.eval.limit_per_suite
     job_id = job_id or run_dir.name
-    options = {"max_new_tokens": settings.eval.max_new_tokens}
-    if backend == "transformers":
-        options["batch_size"] = settings.eval.batch_size
 
     def evaluate(adapter: Path | None, model_path: str, name: str, version: str) -> tuple[CheckpointScore, Any]:
-        generator = create_generator(backend, model_path, str(adapter) if adapter else None, **options)
+        generator = eval_generator(settings, model_path, str(adapter) if adapter else None, backend)
         try:
             model = ModelRef(name=name, version=version, adapter=adapter.name if adapter else "")
             run = run_evaluation(settings, model, generator, suites, limit)

@@ -70,6 +70,21 @@ class EvalRun:
     data_versions: dict[str, str] = field(default_factory=dict)
 
 
+def eval_generator(settings: RaiwatchSettings, model: str, adapter: str | None = None, backend: str | None = None,
+                   base_url: str | None = None) -> Generator:
+    """The model under test with the `eval.*` settings (backend, reply length, batch size,
+    server); the caller closes it."""
+    from ..models.generators import create_generator
+
+    backend = backend or settings.eval.backend
+    options: dict[str, Any] = {"max_new_tokens": settings.eval.max_new_tokens}
+    if backend == "transformers":
+        options["batch_size"] = settings.eval.batch_size
+    if backend == "openai":
+        options["base_url"] = base_url or settings.eval.base_url
+    return create_generator(backend, model, adapter, **options)
+
+
 def eval_id_for(model: ModelRef, generator_identity: dict, suites: Sequence[str], limit: int | None) -> str:
     """Same model, weights, suites and limit: same id (a rerun resumes)."""
     text = json.dumps([model.model_dump(), generator_identity, sorted(suites), limit], sort_keys=True)

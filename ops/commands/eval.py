@@ -49,26 +49,19 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Generate replies to the suites' prompts (resuming a killed run), score them with the
         configured checks and the stream's verdict rule, print rates with 95% intervals."""
-        from ...models.generators import create_generator
         from ...schemas.common import ModelRef
         from ...trainers.eval_suites import COLLECTED
-        from ...trainers.evaluation import run_evaluation, store_results
+        from ...trainers.evaluation import eval_generator, run_evaluation, store_results
 
         settings = get_settings()
-        backend = backend or settings.eval.backend
         names = _split(suites)
-        options: dict = {"max_new_tokens": settings.eval.max_new_tokens}
-        if backend == "transformers":
-            options["batch_size"] = settings.eval.batch_size
-        if backend == "openai":
-            options["base_url"] = base_url or settings.eval.base_url
         extra = None
         if COLLECTED in names:
             from ...trainers.redteam_suite import collected_items
 
             extra = {COLLECTED: collected_items(settings)}
         ref = ModelRef(name=name or Path(model).name, version=version, adapter=adapter.name if adapter else "")
-        generator = create_generator(backend, model, str(adapter) if adapter else None, **options)
+        generator = eval_generator(settings, model, str(adapter) if adapter else None, backend, base_url)
         try:
             result = run_evaluation(settings, ref, generator, names, limit or settings.eval.limit_per_suite,
                                     eval_id=eval_id, extra_items=extra)
