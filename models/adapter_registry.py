@@ -10,6 +10,7 @@ replaces for the same tenants; `rollback` restores the one retired before it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -114,10 +115,18 @@ class AdapterRegistry:
                 for a in records if a.status == "promoted" and "+" in a.version}
 
     def serving_adapter(self, model_name: str, tenant: str = "", use_case: str = "") -> AdapterRecord | None:
-        promoted = [a for a in self.all() if a.status == "promoted" and a.model_name == model_name]
-        for pick in ([a for a in promoted if tenant and tenant in a.tenants],
-                     [a for a in promoted if use_case and use_case in a.use_cases],
-                     [a for a in promoted if not a.tenants and not a.use_cases]):
-            if pick:
-                return pick[-1]
-        return None
+        return choose_serving(self.all(), model_name, tenant, use_case)
+
+
+def choose_serving(records: Iterable[AdapterRecord], model_name: str, tenant: str = "",
+                   use_case: str = "") -> AdapterRecord | None:
+    """The promoted adapter of `model_name` that names the tenant, else one that names the use
+    case, else one that names neither (every tenant's), else None (the base model); the latest
+    wins. One rule for the registry and the serving path's cached copy (`adapter_routing`)."""
+    promoted = [a for a in records if a.status == "promoted" and a.model_name == model_name]
+    for pick in ([a for a in promoted if tenant and tenant in a.tenants],
+                 [a for a in promoted if use_case and use_case in a.use_cases],
+                 [a for a in promoted if not a.tenants and not a.use_cases]):
+        if pick:
+            return pick[-1]
+    return None

@@ -7,6 +7,14 @@ order, greedy so a rerun gives the same replies):
 - `vllm`: vLLM in process (`vllm.LLM.chat`), with the adapter as a LoRA request;
 - `openai`: any OpenAI-compatible `/v1/chat/completions` server (vLLM's, a hosted model).
 
+Several adapters on one base model: `add_adapter(name, path)` (or `adapters={name: path}`), then
+`generate(chats, adapters=[name or None per chat])`: each chat gets its own adapter, the base
+model's weights are never changed. transformers loads each adapter once with peft and runs a
+batch group by group (`set_adapter`; the base under `disable_adapter()`); vLLM sends one LoRA
+request per chat (stable int ids); an OpenAI-compatible server gets the adapter's name as the
+`model` (vLLM serves LoRA modules by name: `--enable-lora --lora-modules NAME=PATH`).
+`AdapterRouter` (`adapter_routing.py`) turns tenants into those names.
+
 The judges' backends (`backends/`) read one answer token's log-probabilities; generation is a
 different job, so it lives here.
 """
@@ -14,10 +22,11 @@ different job, so it lives here.
 from __future__ import annotations
 
 import abc
+import contextlib
 import json
 import time
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +42,45 @@ class Generator(abc.ABC):
     name: str
 
     @abc.abstractmethod
-    def generate(self, chats: Sequence[Chat]) -> list[str]:
-        """One greedy reply per chat, in order."""
+    def generate(self, chats: Sequence[Chat], adapters: Sequence[str | None] | None = None) -> list[str]:
+        """One greedy reply per chat, in order. `adapters` names each chat's adapter (added with
+        `add_adapter`); None, for a chat or for all: the generator's own adapter, else the base."""
 
     @abc.abstractmethod
     def identity(self) -> dict[str, Any]:
         """Backend, model and adapter, for the record."""
 
+    def add_adapter(self, name: str, path: str | Path) -> None:
+        """Serve the LoRA adapter at `path` as `name` (idempotent); the base model is unchanged."""
+        raise ConfigurationError(f"the {self.name} generator serves no adapters")
+
     def close(self) -> None:
         """Release the model."""
+
+
+def adapter_per_chat(chats: Sequence[Chat], adapters: Sequence[str | None] | None,
+                     known: Mapping[str, Any] | None = None) -> list[str | None]:
+    """One adapter name (or None) per chat; every name one that `known` holds, when given."""
+    if adapters is None:
+        return [None] * len(chats)
+    names = list(adapters)
+    if len(names) != len(chats):
+        raise ConfigurationError(f"{len(names)} adapters for {len(chats)} chats: name one (or None) per chat")
+    if known is not None:
+        unknown = sorted({n for n in names if n is not None and n not in known})
+        if unknown:
+            raise ConfigurationError(f"unknown adapter(s) {', '.join(unknown)}; added: {', '.join(sorted(known)) or 'none'}")
+    return names
+
+
+def _same_adapter(served: Mapping[str, Path], name: str, path: Path) -> bool:
+    """True when `name` is already served from `path`; an error when from another folder (a
+    name must keep meaning one adapter: replies and scores are recorded under it)."""
+    if name not in served:
+        return False
+    if served[name].resolve() != path.resolve():
+        raise ConfigurationError(f"adapter {name!r} is already served from {served[name]}, not {path}")
+    return True
 
 
 class TransformersGenerator(Generator):
@@ -50,7 +89,8 @@ class TransformersGenerator(Generator):
     name = "transformers"
 
     def __init__(self, model_path: str | Path, adapter_path: str | Path | None = None, *,
-                 max_new_tokens: int = 96, batch_size: int = 8, device: str | None = None) -> None:
+                 adapters: Mapping[str, str | Path] | None = None, max_new_tokens: int = 96, batch_size: int = 8,
+                 device: str | None = None) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -64,14 +104,13 @@ class TransformersGenerator(Generator):
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        model = AutoModelForCausalLM.from_pretrained(self.model_path)
+        self.model = AutoModelForCausalLM.from_pretrained(self.model_path).to(self.device).eval()
+        self.adapters: dict[str, Path] = {}
+        self._peft_names: dict[str, str] = {}
         if self.adapter_path is not None:
-            if not (self.adapter_path / "adapter_config.json").is_file():
-                raise ConfigurationError(f"{self.adapter_path} is not a LoRA adapter (no adapter_config.json)")
-            from peft import PeftModel
-
-            model = PeftModel.from_pretrained(model, self.adapter_path)
-        self.model = model.to(self.device).eval()
+            self._load_adapter("default", self.adapter_path)  # peft's own name for a single adapter
+        for adapter_name, path in (adapters or {}).items():
+            self.add_adapter(adapter_name, path)
 
     @classmethod
     def from_loaded(cls, model: Any, tokenizer: Any, *, max_new_tokens: int = 64, batch_size: int = 8) -> TransformersGenerator:
@@ -81,14 +120,60 @@ class TransformersGenerator(Generator):
         generator.max_new_tokens, generator.batch_size = max_new_tokens, batch_size
         generator.device = str(next(model.parameters()).device)
         generator.tokenizer, generator.model = tokenizer, model
+        generator.adapters, generator._peft_names = {}, {}
         return generator
 
     def identity(self) -> dict[str, Any]:
         return {"backend": self.name, "model": str(self.model_path),
-                "adapter": str(self.adapter_path) if self.adapter_path else ""}
+                "adapter": str(self.adapter_path) if self.adapter_path else "",
+                **({"adapters": {n: str(p) for n, p in sorted(self.adapters.items())}} if self.adapters else {})}
 
-    def generate(self, chats: Sequence[Chat]) -> list[str]:
-        return [replies[0] for replies in self._batched(chats, 1, do_sample=False)]
+    def _load_adapter(self, peft_name: str, path: Path) -> None:
+        if not (path / "adapter_config.json").is_file():
+            raise ConfigurationError(f"{path} is not a LoRA adapter (no adapter_config.json)")
+        from peft import PeftModel
+
+        if isinstance(self.model, PeftModel):
+            self.model.load_adapter(str(path), adapter_name=peft_name, torch_device=str(self.device))
+        else:
+            self.model = PeftModel.from_pretrained(self.model, str(path), adapter_name=peft_name,
+                                                   torch_device=str(self.device)).eval()
+
+    def add_adapter(self, name: str, path: str | Path) -> None:
+        path = Path(path).expanduser()
+        if _same_adapter(self.adapters, name, path):
+            return
+        # peft keys adapters by module attribute names: ours, not the caller's (which may hold dots).
+        peft_name = f"adapter{len(self._peft_names) + 1}"
+        self._load_adapter(peft_name, path)
+        self.adapters[name], self._peft_names[name] = path, peft_name
+
+    @contextlib.contextmanager
+    def _serving(self, name: str | None) -> Iterator[None]:
+        """The model with adapter `name` active; None: the generator's own adapter, else the base."""
+        if name is not None:
+            self.model.set_adapter(self._peft_names[name])
+            yield
+        elif self.adapter_path is not None:
+            self.model.set_adapter("default")
+            yield
+        elif self._peft_names:
+            with self.model.disable_adapter():
+                yield
+        else:
+            yield  # the model as given (a trainer's, with whatever adapter it has on)
+
+    def generate(self, chats: Sequence[Chat], adapters: Sequence[str | None] | None = None) -> list[str]:
+        names = adapter_per_chat(chats, adapters, self.adapters)
+        groups: dict[str | None, list[int]] = {}
+        for i, name in enumerate(names):
+            groups.setdefault(name, []).append(i)
+        replies = [""] * len(chats)
+        for name, indices in groups.items():  # one adapter per forward pass
+            with self._serving(name):
+                for i, reply in zip(indices, self._batched([chats[i] for i in indices], 1, do_sample=False), strict=True):
+                    replies[i] = reply[0]
+        return replies
 
     def _encode(self, batch: Sequence[Chat]) -> Any:
         texts = [self.tokenizer.apply_chat_template(list(chat), tokenize=False, add_generation_prompt=True)
@@ -123,7 +208,8 @@ class TransformersGenerator(Generator):
         import torch
 
         torch.manual_seed(seed)
-        return self._batched(chats, k, do_sample=True, temperature=temperature, top_p=top_p)
+        with self._serving(None):
+            return self._batched(chats, k, do_sample=True, temperature=temperature, top_p=top_p)
 
     def close(self) -> None:
         self.model = None
@@ -135,6 +221,7 @@ class VLLMGenerator(Generator):
     name = "vllm"
 
     def __init__(self, model_path: str | Path, adapter_path: str | Path | None = None, *,
+                 adapters: Mapping[str, str | Path] | None = None, enable_lora: bool = False,
                  max_new_tokens: int = 96, engine_args: dict[str, Any] | None = None) -> None:
         try:
             import vllm
@@ -144,24 +231,47 @@ class VLLMGenerator(Generator):
 
         self.model_path = resolve_model(model_path)
         self.adapter_path = Path(adapter_path).expanduser() if adapter_path else None
+        # LoRA is an engine setting: a generator that will get adapters later says so up front.
+        self.lora_enabled = bool(enable_lora or self.adapter_path or adapters)
+        lora_args = {"enable_lora": True, "max_lora_rank": 64, "max_loras": max(4, len(adapters or {}) + 1)}
         args = {"gpu_memory_utilization": 0.1, "max_model_len": 2048, "kv_cache_memory_bytes": 1 << 30,
-                **({"enable_lora": True, "max_lora_rank": 64} if self.adapter_path else {}), **(engine_args or {})}
+                **(lora_args if self.lora_enabled else {}), **(engine_args or {})}
         started = time.perf_counter()
         self.llm = vllm.LLM(model=str(self.model_path), **args)
         self.load_seconds = time.perf_counter() - started
         self.params = vllm.SamplingParams(max_tokens=max_new_tokens, temperature=0.0)
         self.lora = None
+        self.adapters: dict[str, Path] = {}
+        self._requests: dict[str, Any] = {}
         if self.adapter_path is not None:
             from vllm.lora.request import LoRARequest
 
             self.lora = LoRARequest(self.adapter_path.name, 1, str(self.adapter_path))
+        for adapter_name, path in (adapters or {}).items():
+            self.add_adapter(adapter_name, path)
 
     def identity(self) -> dict[str, Any]:
         return {"backend": self.name, "model": str(self.model_path),
-                "adapter": str(self.adapter_path) if self.adapter_path else ""}
+                "adapter": str(self.adapter_path) if self.adapter_path else "",
+                **({"adapters": {n: str(p) for n, p in sorted(self.adapters.items())}} if self.adapters else {})}
 
-    def generate(self, chats: Sequence[Chat]) -> list[str]:
-        outputs = self.llm.chat([list(chat) for chat in chats], self.params, use_tqdm=False, lora_request=self.lora)
+    def add_adapter(self, name: str, path: str | Path) -> None:
+        path = Path(path).expanduser()
+        if _same_adapter(self.adapters, name, path):
+            return
+        if not self.lora_enabled:
+            raise ConfigurationError("this vllm generator was started without LoRA: pass enable_lora=True or adapters=")
+        from vllm.lora.request import LoRARequest
+
+        # vLLM caches a loaded adapter by its int id: each name keeps its own for good (1 is adapter_path's).
+        self._requests[name] = LoRARequest(name, len(self._requests) + 2, str(path))
+        self.adapters[name] = path
+
+    def generate(self, chats: Sequence[Chat], adapters: Sequence[str | None] | None = None) -> list[str]:
+        lora: Any = self.lora
+        if adapters is not None:
+            lora = [self._requests[n] if n is not None else self.lora for n in adapter_per_chat(chats, adapters, self.adapters)]
+        outputs = self.llm.chat([list(chat) for chat in chats], self.params, use_tqdm=False, lora_request=lora)
         return [output.outputs[0].text.strip() for output in outputs]
 
     def close(self) -> None:
@@ -181,14 +291,18 @@ class OpenAIGenerator(Generator):
     def identity(self) -> dict[str, Any]:
         return {"backend": self.name, "model": self.model, "url": self.base_url, "adapter": ""}
 
-    def generate(self, chats: Sequence[Chat]) -> list[str]:
+    def add_adapter(self, name: str, path: str | Path) -> None:
+        """Nothing to load: the server serves its LoRA modules by name (`--lora-modules NAME=PATH`)."""
+
+    def generate(self, chats: Sequence[Chat], adapters: Sequence[str | None] | None = None) -> list[str]:
         from concurrent.futures import ThreadPoolExecutor
 
+        models = [name or self.model for name in adapter_per_chat(chats, adapters)]
         with ThreadPoolExecutor(max_workers=8) as pool:
-            return list(pool.map(self._one, chats))
+            return list(pool.map(self._one, chats, models))
 
-    def _one(self, chat: Chat) -> str:
-        body = json.dumps({"model": self.model, "messages": list(chat), "max_tokens": self.max_new_tokens,
+    def _one(self, chat: Chat, model: str) -> str:
+        body = json.dumps({"model": model, "messages": list(chat), "max_tokens": self.max_new_tokens,
                            "temperature": 0.0}).encode()
         headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {})}
         request = urllib.request.Request(f"{self.base_url}/v1/chat/completions", data=body, headers=headers)

@@ -27,6 +27,7 @@ class ScoringItem:
     context: tuple[str, ...] = ()
     locale: str = "en"
     tenant: str = "default"
+    use_case: str = ""  # the prompt event's product feature or route (picks a use case's adapter)
     model: str = ""  # the model that produced the output: name, version, adapter
     model_version: str = ""
     model_adapter: str = ""

@@ -15,8 +15,9 @@ class AlertV1(TopicEvent):
 
     schema_version: Literal[1] = Field(default=1, description="Schema version, always 1 here.")
     alert_id: str = Field(description="Deterministic from the dedup key and window start.")
-    kind: Literal["violation", "over_refusal", "regression", "drift", "risk", "stall"] = Field(
-        description="What raised the alert ('stall': a partition of a stage stopped moving)."
+    kind: Literal["violation", "over_refusal", "regression", "drift", "risk", "stall", "frontier"] = Field(
+        description="What raised the alert ('stall': a partition of a stage stopped moving; 'frontier': a new model "
+                    "version gained dangerous capabilities over its predecessor)."
     )
     dedup_key: str = Field(description="Alerts with one key in one window are merged.")
     window_start: datetime = Field(description="Start of the dedup window.")

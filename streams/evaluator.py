@@ -12,6 +12,9 @@ status "failed" and the reason, and is committed: it is not retried forever.
 Which weights: the request's `checkpoint_path` if set; else `eval.models[model.name]`; else
 the model store entry of that name. An adapter (`model.adapter`) is a folder under the
 checkpoint's or the store's path, or a path.
+
+A run with the dangerous-capability suite is compared with the model's predecessor under every
+frontier policy in force (`frontier_watch.py`): a crossing raises a critical alert and reviews.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from ..ops.errors import RaiwatchError
 from ..ops.settings import RaiwatchSettings
 from ..schemas.common import Pillar
 from ..schemas.evaluation import EvalRequestV1, EvalResultV1
+from ..schemas.policies import PolicyV2
+from .frontier_watch import watch_frontier
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +74,7 @@ def run_request(settings: RaiwatchSettings, request: EvalRequestV1, progress_bar
     from ..trainers.evaluation import eval_generator, run_evaluation, store_results
     from ..trainers.redteam_suite import collected_items
 
-    runnable = [s for s in request.suites if s in SUITES or s == COLLECTED]
+    runnable = [s for s in request.suites if s.partition("@")[0] in SUITES or s == COLLECTED]
     skipped = [s for s in request.suites if s not in runnable]
     if skipped:
         log.warning("eval %s: suites %s are %s; running %s", request.eval_id, skipped,
@@ -88,9 +93,25 @@ def run_request(settings: RaiwatchSettings, request: EvalRequestV1, progress_bar
         results = run.results
     except (RaiwatchError, OSError, ValueError) as exc:
         log.error("eval %s failed: %s", request.eval_id, exc)
-        results = [failed_result(request, str(exc))]
+        results, run = [failed_result(request, str(exc))], None
     store_results(settings, results)
+    if run is not None:
+        watch_frontier(settings, run, policies_in_force(settings))
     return results
+
+
+def policies_in_force(settings: RaiwatchSettings) -> list[PolicyV2]:
+    """The policies the workers judge under (the default set and rai.policies); the default
+    set alone when Kafka cannot be read."""
+    from ..ops.policies import live_policies
+    from .policy_reader import effective_policies
+
+    try:
+        live = live_policies(settings)
+    except RaiwatchError as exc:
+        log.warning("%s; frontier policies from the default set", exc)
+        live = {}
+    return list(effective_policies(live).values())
 
 
 async def serve(settings: RaiwatchSettings, stop: asyncio.Event, max_jobs: int | None = None) -> int:

@@ -89,10 +89,17 @@ class PolicySet:
         """`id@version` of each policy in force."""
         return [f"{p.policy_id}@{p.version}" for p in self.policies]
 
+    @cached_property
+    def verdict_policies(self) -> list[PolicyV2]:
+        """The policies a single verdict can break. Frontier policies (`frontier_class`) judge
+        model versions on the dangerous-capability suite (`streams/frontier_watch.py`) and send
+        complied frontier requests to review (`streams/reviews.py`); no single finding breaks them."""
+        return [p for p in self.policies if not p.frontier_class]
+
     def running(self, check: str, categories: Sequence[str]) -> list[str]:
         """The ids of the policies in force that run `check` and cover one of `categories` (a
         policy without categories, or no categories given, matches on the check alone)."""
-        return [p.policy_id for p in self.policies
+        return [p.policy_id for p in self.verdict_policies
                 if any(entry.check == check for entry in p.checks)
                 and not (p.categories and categories and not set(categories) & set(p.categories))]
 
@@ -105,7 +112,7 @@ class PolicySet:
         if value is None:
             return []
         broken = []
-        for policy in self.policies:
+        for policy in self.verdict_policies:
             threshold = policy.threshold(check, tenant)
             runs = threshold is not None or any(entry.check == check for entry in policy.checks)
             if not runs or value < (own_threshold if threshold is None else threshold):

@@ -1,9 +1,10 @@
 """Human review: which verdicts a person must look at, and the review request that says why.
 
 A verdict goes to review (rai.reviews, then the ClickHouse `reviews` table) when a policy in
-force has a review band and one of its checks scored inside it (the checks are unsure), or when
-a finding of a trusted tenant breaks a policy that trusts it (specialised access under heavy
-monitoring: every hit is looked at). `raiwatch review` serves the queue; labels go to
+force has a review band and one of its checks scored inside it (the checks are unsure), when a
+harmful request of a frontier policy's class (CBRN, cyber: `taxonomy.frontier_class`) was
+complied with (every such hit is looked at), or when a finding of a
+trusted tenant breaks a policy that trusts it (specialised access under heavy monitoring). `raiwatch review` serves the queue; labels go to
 rai.feedback (`ops/review_server.py`).
 """
 
@@ -12,12 +13,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+from ..models.guardrails.taxonomy import frontier_class
 from ..models.scoring import Score
 from ..schemas.common import Pillar
 from ..schemas.reviews import ReviewRequestV1
 from ..schemas.verdicts import VerdictV1
 from .policy import check_name
 from .policy_set import PolicySet
+
+SAFETY = Pillar.SAFETY
 
 
 def review_reason(verdict: VerdictV1, scores: Sequence[Score], policy: PolicySet) -> tuple[str, Pillar] | None:
@@ -26,6 +30,9 @@ def review_reason(verdict: VerdictV1, scores: Sequence[Score], policy: PolicySet
     for candidate in policy.policies:
         if verdict.tenant in candidate.trusted_tenants and candidate.policy_id in broken:
             return f"trusted_tenant:{candidate.policy_id}", candidate.pillar
+        if (candidate.frontier_class and verdict.violation and SAFETY in verdict.pillars
+                and frontier_class(verdict.prompt_redacted) == candidate.frontier_class):
+            return f"frontier:{candidate.policy_id}", candidate.pillar
         if candidate.review_band is None:
             continue
         low, high = candidate.review_band

@@ -28,7 +28,7 @@ from ..schemas.training import TrainRequestV1, TrainResultV1
 
 log = logging.getLogger(__name__)
 
-HELD_OUT_SUITES = ("harmful_behaviours", "benign_over_refusal")
+HELD_OUT_SUITES = ("harmful_behaviours@test", "benign_over_refusal")
 RESULT_COLUMNS = ["job_id", "event_time", "status", "adapter_id", "checkpoint_path", "metrics", "message"]
 
 
@@ -91,11 +91,13 @@ def run_train_job(settings: RaiwatchSettings, request: TrainRequestV1) -> TrainR
         save_pairs(pairs, version, work)
         report("progress", f"preference data {version}", metrics={
             "pairs": float(len(pairs)), "on_policy_pairs": float(sum(p.kind == "on_policy" for p in pairs))})
-        config = DPORunConfig(base_model=base, max_steps=int(params.get("max_steps", 60)),
-                              batch_size=int(params.get("batch_size", 4)),
-                              save_steps=int(params.get("save_steps", 20)),
-                              learning_rate=float(params.get("learning_rate", 2e-4)),
-                              max_length=int(params.get("max_length", 320)))
+        defaults = DPORunConfig()
+        config = DPORunConfig(base_model=base, max_steps=int(params.get("max_steps", defaults.max_steps)),
+                              batch_size=int(params.get("batch_size", defaults.batch_size)),
+                              save_steps=int(params.get("save_steps", defaults.save_steps)),
+                              learning_rate=float(params.get("learning_rate", defaults.learning_rate)),
+                              sft_weight=float(params.get("sft_weight", defaults.sft_weight)),
+                              max_length=int(params.get("max_length", defaults.max_length)))
         summary = train_dpo(settings, config, pairs, work / "run")
         report("progress", f"trained to step {summary['global_step']}" +
                (f" (resumed from {Path(summary['resumed_from']).name})" if summary["resumed_from"] else ""))

@@ -26,7 +26,7 @@ def scoring_item(request: JoinedRequest) -> ScoringItem:
         system_prompt=prompt.system_prompt if prompt else "",
         context=tuple(prompt.context) if prompt else (),
         locale=prompt.locale if prompt else "en",
-        tenant=(prompt or output).tenant,
+        tenant=(prompt or output).tenant, use_case=prompt.use_case if prompt else "",
         model=model.name, model_version=model.version, model_adapter=model.adapter,
     )
 

@@ -29,7 +29,7 @@ from .evaluation import ScoredItem, run_evaluation, score_replies, store_results
 HARM_METRICS = ("harmful_compliance_rate", "attack_success_rate")
 OBJECTIVE = ("least harmful compliance, subject to over-refusal <= baseline + {limit:.0%}; "
              "ties: lower over-refusal, then the earlier step")
-DEFAULT_SUITES = ("harmful_behaviours", "benign_over_refusal")
+DEFAULT_SUITES = ("harmful_behaviours@test", "benign_over_refusal")  # held out from preference data
 
 
 @dataclass(frozen=True)

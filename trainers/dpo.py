@@ -27,10 +27,11 @@ class DPORunConfig:
     """One DPO run. The defaults fit SmolLM2-135M on a CPU in minutes."""
 
     base_model: str = "smollm2-135m-instruct"
-    max_steps: int = 60
+    max_steps: int = 40
     batch_size: int = 4
-    learning_rate: float = 2e-4
+    learning_rate: float = 1e-3  # LoRA on SmolLM2: 2e-4 moved no greedy reply in 60 steps (ops/bench/README.md)
     beta: float = 0.1
+    sft_weight: float = 1.0  # plus the chosen replies' language-model loss (trl loss_type ["sigmoid", "sft"]); 0: DPO only
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
@@ -40,6 +41,7 @@ class DPORunConfig:
     probe_every: int = 0  # 0: no probes during training
     seed: int = 0
     splits: tuple[str, ...] = ("train", "validation")
+    balance: bool = True  # repeat the benign pairs until they match the harmful ones (over-refusal)
     extra: dict[str, Any] = field(default_factory=dict)  # DPOConfig overrides
 
 
@@ -50,6 +52,25 @@ def conversational(pair: PreferencePair) -> dict[str, list[dict[str, str]]]:
             "rejected": [{"role": "assistant", "content": pair.rejected}]}
 
 
+def loss_options(config: DPORunConfig) -> dict[str, Any]:
+    """DPO's sigmoid loss, plus the SFT loss on the chosen replies when `sft_weight` > 0: with
+    DPO alone the adapter separated the pairs (loss 0.007) while no greedy reply changed; the SFT
+    term makes the chosen refusals and answers likely, not only likelier than the rejected."""
+    if config.sft_weight <= 0:
+        return {"loss_type": ["sigmoid"]}
+    return {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, config.sft_weight]}
+
+
+def balanced(pairs: Sequence[PreferencePair]) -> list[PreferencePair]:
+    """The pairs with the benign ones repeated (in order, round robin) until there are as many
+    as harmful ones. Measured: trained on ~2 harmful pairs per benign one, SmolLM2 learned to
+    refuse edgy but benign questions too (over-refusal 6.7% -> 20%, `ops/bench/README.md`)."""
+    harmful = sum(p.kind == "harmful" for p in pairs)
+    benign = [p for p in pairs if p.kind == "benign"]
+    extra = [benign[i % len(benign)] for i in range(max(0, harmful - len(benign)))] if benign else []
+    return [*pairs, *extra]
+
+
 def last_checkpoint(output_dir: Path) -> Path | None:
     steps = [(int(p.name.split("-")[1]), p) for p in output_dir.glob("checkpoint-*")
              if p.name.split("-")[1].isdigit() and (p / "trainer_state.json").is_file()]
@@ -57,7 +78,7 @@ def last_checkpoint(output_dir: Path) -> Path | None:
 
 
 def train_dpo(settings: RaiwatchSettings, config: DPORunConfig, pairs: Sequence[PreferencePair], output_dir: Path,
-              *, resume: bool = True) -> dict[str, Any]:
+              *, resume: bool = True, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     """Train (or resume) and return a summary: steps, checkpoints, the last log entries."""
     import torch
     from datasets import Dataset
@@ -70,7 +91,8 @@ def train_dpo(settings: RaiwatchSettings, config: DPORunConfig, pairs: Sequence[
 
     output_dir.mkdir(parents=True, exist_ok=True)
     base = resolve_model(config.base_model, settings.model_path)
-    rows = [conversational(p) for p in pairs if p.split in config.splits]
+    chosen = [p for p in pairs if p.split in config.splits]
+    rows = [conversational(p) for p in (balanced(chosen) if config.balance else chosen)]
     if not rows:
         raise ValueError("no preference pairs in the training splits")
     (output_dir / "raiwatch-run.json").write_text(json.dumps({**asdict(config), "base_path": str(base),
@@ -84,8 +106,8 @@ def train_dpo(settings: RaiwatchSettings, config: DPORunConfig, pairs: Sequence[
         learning_rate=config.learning_rate, beta=config.beta, max_length=config.max_length,
         save_steps=config.save_steps, save_strategy="steps", logging_steps=max(1, config.save_steps // 4),
         report_to=[], seed=config.seed, use_cpu=not torch.cuda.is_available(), lr_scheduler_type="constant",
-        warmup_steps=0, **config.extra)
-    callbacks = [EvalProbeCallback(settings, every_steps=config.probe_every)] if config.probe_every else []
+        warmup_steps=0, **{**loss_options(config), **config.extra})
+    callbacks = [*callbacks, *([EvalProbeCallback(settings, every_steps=config.probe_every)] if config.probe_every else [])]
     trainer = DPOTrainer(
         model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
         peft_config=LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,

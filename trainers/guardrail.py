@@ -1,4 +1,5 @@
-"""Train, evaluate and save one guardrail classifier (injection, harm or refusal).
+"""Train, evaluate and save one guardrail classifier (injection, harm, refusal, compliance or
+fairness).
 
 One run: build the labelled set (`trainers/guardrail_data.py`), fit TF-IDF word and character
 n-grams (optionally plus MiniLM embeddings) into a class-balanced logistic regression on the
@@ -20,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from ..models.guardrails.artifacts import artifact_dir
-from ..models.guardrails.classifier import clip_text, score_chunked
+from ..models.guardrails.classifier import SENTENCE_WINDOWS_ID, clip_text, score_chunked
+from ..models.guardrails.group_terms import GROUP_TERMS_ID, mark_group_terms
 from ..models.guardrails.request_frames import FRAMES_ID, strip_request_frame
 from .datasets import LabelledText, fingerprint
 from .guardrail_config import GuardrailTrainingConfig
@@ -35,7 +37,7 @@ def build_pipeline(config: GuardrailTrainingConfig) -> Any:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
 
-    preprocessor = strip_request_frame if config.strip_frames else None
+    preprocessor = strip_request_frame if config.strip_frames else mark_group_terms if config.group_terms else None
     # "word" comes first: the checks read its coefficients to explain a flag (evidence spans).
     parts: list[tuple[str, Any]] = [
         ("word", TfidfVectorizer(analyzer="word", ngram_range=config.word_ngrams, sublinear_tf=True, min_df=2,
@@ -138,11 +140,13 @@ def train_guardrail(config: GuardrailTrainingConfig, progress: Progress | None =
     features, classifier = pipeline.named_steps["features"], pipeline.named_steps["classifier"]
 
     say("choosing the threshold on validation")
-    val_scores, _ = score_chunked(features, classifier, [ex.text for ex in val_rows], config.head_chars)
+    val_scores, _ = score_chunked(features, classifier, [ex.text for ex in val_rows], config.head_chars,
+                                  bool(config.sentence_windows))
     threshold = choose_threshold(val_scores, val_y, config)
 
     say("evaluating on the held-out test split")
-    test_scores, test_features = score_chunked(features, classifier, [ex.text for ex in test_rows], config.head_chars)
+    test_scores, test_features = score_chunked(features, classifier, [ex.text for ex in test_rows], config.head_chars,
+                                               bool(config.sentence_windows))
     report: dict[str, Any] = {
         "check": config.check_name, "version": config.version, "threshold": threshold,
         "threshold_rule": config.threshold_rule, "sizes": dict(Counter(f"{ex.split}/{ex.label}" for ex in examples)),
@@ -198,7 +202,12 @@ def artifact_is_current(config: GuardrailTrainingConfig) -> bool:
 
 def _preprocessing(config: GuardrailTrainingConfig) -> dict[str, str]:
     """What the text goes through before the vectorizers, when that is code rather than config."""
-    return {"request_frames": FRAMES_ID} if config.strip_frames else {}
+    out = {"request_frames": FRAMES_ID} if config.strip_frames else {}
+    if config.group_terms:
+        out["group_terms"] = GROUP_TERMS_ID
+    if config.sentence_windows:
+        out["sentence_windows"] = SENTENCE_WINDOWS_ID
+    return out
 
 
 def read_report(check_name: str, version: str = "1", root: Path | None = None) -> dict[str, Any]:
@@ -222,7 +231,8 @@ def evaluate_guardrail(check: str, version: str = "1", root: Path | None = None)
                            "data_matches": fingerprint(examples) == artifact.manifest["data_fingerprint"]}
     for split in ("validation", "test"):
         _, labels, rows = _split(examples, split, int(config.get("head_chars", 0)))
-        scores, _ = score_chunked(features, classifier, [ex.text for ex in rows], int(config.get("head_chars", 0)))
+        scores, _ = score_chunked(features, classifier, [ex.text for ex in rows], int(config.get("head_chars", 0)),
+                                  bool(config.get("sentence_windows", False)))
         out[split] = binary_metrics(scores, labels, artifact.threshold)
         if split == "test":
             out["test_by_source"] = _per_group(scores, rows, artifact.threshold, lambda ex: ex.source)

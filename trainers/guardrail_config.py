@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..ops.errors import ConfigurationError
 
-CHECKS = ("injection", "harm", "refusal", "compliance")
+CHECKS = ("injection", "harm", "refusal", "compliance", "fairness")
 FEATURES = ("tfidf", "tfidf+minilm")
 THRESHOLD_RULES = ("f1", "fpr", "accuracy")
 
@@ -33,7 +33,18 @@ DEFAULTS: dict[str, dict[str, object]] = {
     # Compliance often comes after a disclaimer or a role-play frame, so it reads further than
     # the refusal check's opening sentence.
     "compliance": {"threshold_rule": "accuracy", "head_chars": 400, "char_ngrams": (0, 0), "c": 4.0},
+    # Fairness reads whole replies with every group name as one token, scored also in windows of
+    # sentences (a stereotype is one sentence; a debunk rejects it in the same or the next one:
+    # without the windows, validation recall 0.73 instead of 0.85 at the same false-positive rate).
+    # Words only: it runs on every output; (1, 3)-grams and C 2 or 8 were no better on validation.
+    # The threshold holds validation false positives to 2%: its negatives are mostly hard ones
+    # (debunks, refusals, neutral statements about groups); ordinary replies are flagged far less.
+    "fairness": {"threshold_rule": "fpr", "target_fpr": 0.02, "char_ngrams": (0, 0), "c": 4.0,
+                 "group_terms": True, "sentence_windows": True},
 }
+# Options added after the first artifacts were trained: recorded in the manifest only when on, so
+# artifacts trained before they existed stay current.
+_RECORDED_WHEN_ON = ("group_terms", "sentence_windows")
 
 
 @dataclass
@@ -49,6 +60,8 @@ class GuardrailTrainingConfig:
     max_features: int = field(default=200_000, metadata={"help": "Vocabulary cap per TF-IDF vectorizer."})
     head_chars: int = field(default=-1, metadata={"help": "Read only the first N characters (0 = whole text, clipped); -1 = per-check default."})
     strip_frames: bool | None = field(default=None, metadata={"help": "Remove request frames (\"Can you help me\") before reading; unset = per-check default."})
+    group_terms: bool | None = field(default=None, metadata={"help": "Read every word naming a group of people (women, Muslims, older workers) as one token; unset = per-check default."})
+    sentence_windows: bool | None = field(default=None, metadata={"help": "Also score windows of two sentences (the worst counts); unset = per-check default."})
     c: float = field(default=0.0, metadata={"help": "Inverse regularisation strength of the logistic regression; 0 = per-check default."})
     threshold_rule: str = field(default="", metadata={"help": f"How to pick the threshold on validation: {THRESHOLD_RULES}; empty = per-check default."})
     target_fpr: float = field(default=0.0, metadata={"help": "For the `fpr` rule: highest false-positive rate on benign validation prompts; 0 = per-check default (harm: 0.045 with ~2,650 benign validation prompts, one standard error under the 5% target)."})
@@ -73,6 +86,12 @@ class GuardrailTrainingConfig:
             raise ConfigurationError("target_fpr must be in (0, 0.5)")
         if self.strip_frames is None:
             self.strip_frames = bool(defaults.get("strip_frames", False))
+        if self.group_terms is None:
+            self.group_terms = bool(defaults.get("group_terms", False))
+        if self.sentence_windows is None:
+            self.sentence_windows = bool(defaults.get("sentence_windows", False))
+        if self.strip_frames and self.group_terms:
+            raise ConfigurationError("strip_frames and group_terms are both text preprocessors: choose one")
         if self.char_ngrams is None:
             self.char_ngrams = defaults["char_ngrams"]  # type: ignore[assignment]
         if not self.c:
@@ -91,4 +110,7 @@ class GuardrailTrainingConfig:
         """JSON-ready form, stored in the artifact's manifest."""
         out = asdict(self)
         out["output_root"] = str(self.output_root) if self.output_root else None
+        for name in _RECORDED_WHEN_ON:
+            if not out[name]:
+                del out[name]
         return out

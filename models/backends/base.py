@@ -6,6 +6,10 @@ token (and the token it would pick). How it gets them — a local transformers f
 engine, an OpenAI-compatible server — is the backend's business; the judge never parses free text
 unless the backend could not give log-probabilities (then `logprobs` is None and the judge says
 so in the rationale).
+
+Each request may name a LoRA adapter (`JudgeRequest.adapter`) that the backend was given with
+`add_adapter(name, path)`: in process the backend loads it onto the one base model (peft, or a
+vLLM LoRA request); an OpenAI-compatible server gets the name as the `model` it serves.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import abc
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .exceptions import BackendError
 
@@ -56,6 +61,8 @@ class JudgeRequest:
     answers: tuple[str, ...] = ()
     """The answer words the judge reads. A backend that sees the whole vocabulary returns every
     token that starts one of them (besides its top-k), so no answer mass is missed."""
+    adapter: str | None = None
+    """The LoRA adapter that answers this request (a name given to `add_adapter`); None: the base model."""
 
 
 @dataclass(frozen=True)
@@ -95,11 +102,24 @@ class JudgeBackend(abc.ABC):
     name: str = "backend"
     """Short backend kind, recorded in each judge's check id and rationale."""
 
-    def __init__(self, *, retry: RetryPolicy | None = None, max_connections: int = 8) -> None:
+    def __init__(self, *, retry: RetryPolicy | None = None, max_connections: int = 8,
+                 adapters: Mapping[str, str | Path] | None = None) -> None:
         if max_connections < 1:
             raise BackendError("max_connections must be >= 1")
         self.retry = retry or RetryPolicy()
         self.max_connections = max_connections
+        self.adapters: dict[str, str] = {}
+        """Adapter name -> its LoRA folder (or, for a server, the name it serves)."""
+        for name, path in (adapters or {}).items():
+            self.add_adapter(name, path)
+
+    def add_adapter(self, name: str, path: str | Path) -> None:
+        """Let requests name the adapter at `path` as `name`; idempotent. Loading happens on
+        first use. A name keeps meaning one adapter: its scores are recorded under it."""
+        known = self.adapters.get(name)
+        if known is not None and known != str(path):
+            raise BackendError(f"adapter {name!r} is already {known}, not {path}")
+        self.adapters[name] = str(path)
 
     def identity(self) -> dict[str, Any]:
         """What this backend contributes to the judge's check id: its kind, the model, and

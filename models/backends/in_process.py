@@ -7,18 +7,24 @@ the whole vocabulary is visible, every token that starts an answer word is retur
 answer probabilities are exact rather than read from a top-k list.
 
 The rubric (system message) is the same in every call: its KV cache is computed once per
-rubric and reused (`prefix_cache`), so each item costs only its own tokens — the in-process
-counterpart of vLLM's prefix caching.
+rubric and adapter and reused (`prefix_cache`), so each item costs only its own tokens — the
+in-process counterpart of vLLM's prefix caching.
+
+Adapters: a request naming one (`JudgeRequest.adapter`) runs with that LoRA adapter on the
+shared base model. Each adapter folder is loaded once per process with peft, a batch runs group
+by group (`set_adapter`), and the base model's requests run with the LoRA layers off
+(`disable_adapter()`), so judges without adapters that share the weights see the base model.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +35,60 @@ from .exceptions import BackendError, BackendNotInstalledError
 MIN_PREFIX_TOKENS = 32
 """Shorter shared prefixes are recomputed: copying their cache costs about what it saves."""
 MAX_CACHED_PREFIXES = 8
-"""Rubric prefixes kept per backend (one per rubric in use)."""
+"""Rubric prefixes kept per backend (one per rubric and adapter in use)."""
+
+
+class SharedModel:
+    """One copy of a model's weights in the process, shared by the judges of several rubrics.
+
+    Once any of them needs an adapter, peft wraps the model (its LoRA layers go into the model
+    itself), so from then on every forward pass runs inside `serving(adapter)`: the adapter
+    active, or (None) the LoRA layers off, which is exactly the base model.
+    """
+
+    def __init__(self, tokenizer: Any, model: Any, vocab_text: list[str], device: str) -> None:
+        self.tokenizer, self.model, self.vocab_text, self.device = tokenizer, model, vocab_text, device
+        self.peft: Any = None
+        self.loaded: dict[str, str] = {}
+        """Resolved adapter folder -> peft's name for it."""
+        # One adapter is active at a time: choosing it and the forward pass go together.
+        self.lock = threading.RLock()
+
+    def adapter(self, path: str) -> str:
+        """peft's name for the adapter at `path`, loading it on first use."""
+        folder = Path(path).expanduser().resolve()
+        key = str(folder)
+        with self.lock:
+            if key not in self.loaded:
+                if not (folder / "adapter_config.json").is_file():
+                    raise BackendError(f"{path} is not a LoRA adapter (no adapter_config.json)")
+                from peft import PeftModel
+
+                name = f"adapter{len(self.loaded) + 1}"
+                if self.peft is None:
+                    self.peft = PeftModel.from_pretrained(self.model, key, adapter_name=name, torch_device=self.device)
+                    self.peft.eval()
+                else:
+                    self.peft.load_adapter(key, adapter_name=name, torch_device=self.device)
+                self.loaded[key] = name
+            return self.loaded[key]
+
+    @contextlib.contextmanager
+    def serving(self, adapter: str | None) -> Iterator[None]:
+        """`self.model` answers with peft's adapter `adapter` (None: the base model)."""
+        with self.lock:
+            if self.peft is None:
+                yield
+            elif adapter is None:
+                with self.peft.disable_adapter():
+                    yield
+            else:
+                self.peft.set_adapter(adapter)
+                yield
+
 
 # Judges of several rubrics on one model share one copy of the weights in a process.
-_SHARED: dict[tuple[str, str, str], tuple[Any, Any, list[str]]] = {}
+_SHARED: dict[tuple[str, str, str], SharedModel] = {}
 _SHARED_LOCK = threading.Lock()
 
 
@@ -60,9 +116,10 @@ class TransformersBackend(JudgeBackend):
         top_k: int = 5,
         max_prompt_tokens: int = 4096,
         prefix_cache: bool = True,
+        adapters: Mapping[str, str | Path] | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
-        super().__init__(retry=retry, max_connections=1)
+        super().__init__(retry=retry, max_connections=1, adapters=adapters)
         self.model_path = Path(model_path).expanduser()
         self.device = device
         self.dtype = dtype
@@ -71,11 +128,13 @@ class TransformersBackend(JudgeBackend):
         self.max_prompt_tokens = max_prompt_tokens
         self._model: Any = None
         self._tokenizer: Any = None
+        self._shared: SharedModel | None = None
         self._vocab_text: list[str] = []
         self._answer_ids: dict[tuple[str, ...], list[int]] = {}
         self.prefix_cache = prefix_cache
         self._system_ids: dict[str, list[int]] = {}
-        self._prefixes: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        # Keyed by (peft adapter name or None, prefix tokens): an adapter changes the KV cache.
+        self._prefixes: OrderedDict[tuple[str | None, tuple[int, ...]], Any] = OrderedDict()
         # One forward pass at a time: torch already uses every core, and the model is shared.
         self._lock = asyncio.Lock()
         self.load_seconds: float | None = None
@@ -116,9 +175,10 @@ class TransformersBackend(JudgeBackend):
                 model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=dtype).to(device).eval()
                 pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
                 vocab_text = [tokenizer.convert_tokens_to_string([piece]) for piece in pieces]
-                _SHARED[key] = (tokenizer, model, vocab_text)
-            tokenizer, model, self._vocab_text = _SHARED[key]
-        self._tokenizer, self._model, self.device = tokenizer, model, device
+                _SHARED[key] = SharedModel(tokenizer, model, vocab_text, device)
+            shared = _SHARED[key]
+        self._shared, self._vocab_text = shared, shared.vocab_text
+        self._tokenizer, self._model, self.device = shared.tokenizer, shared.model, device
         self.load_seconds = time.perf_counter() - started
 
     def _ids_for(self, answers: tuple[str, ...]) -> list[int]:
@@ -149,13 +209,34 @@ class TransformersBackend(JudgeBackend):
                 results[i] = JudgeCompletion(error=f"prompt has {len(ids)} tokens > max_prompt_tokens={self.max_prompt_tokens}")
             else:
                 runnable.append(i)
-        # Similar lengths share a batch, so left padding wastes little compute.
-        runnable.sort(key=lambda i: len(encoded[i]))
-        for start in range(0, len(runnable), self.max_batch_size):
-            chunk = runnable[start : start + self.max_batch_size]
-            for i, completion in zip(chunk, self._forward([encoded[i] for i in chunk], [requests[i] for i in chunk]), strict=True):
-                results[i] = completion
+        groups: dict[str | None, list[int]] = {}
+        for i in runnable:
+            groups.setdefault(requests[i].adapter, []).append(i)
+        for adapter, members in groups.items():
+            try:
+                peft_name = self._peft_name(adapter)
+            except Exception as exc:  # noqa: BLE001 - a bad adapter fails its own requests only
+                for i in members:
+                    results[i] = JudgeCompletion(error=f"adapter {adapter!r}: {type(exc).__name__}: {exc}")
+                continue
+            # Similar lengths share a batch, so left padding wastes little compute.
+            members.sort(key=lambda i: len(encoded[i]))
+            assert self._shared is not None
+            with self._shared.serving(peft_name):
+                for start in range(0, len(members), self.max_batch_size):
+                    chunk = members[start : start + self.max_batch_size]
+                    completions = self._forward([encoded[i] for i in chunk], [requests[i] for i in chunk], peft_name)
+                    for i, completion in zip(chunk, completions, strict=True):
+                        results[i] = completion
         return [r if r is not None else JudgeCompletion(error="not run") for r in results]
+
+    def _peft_name(self, adapter: str | None) -> str | None:
+        if adapter is None:
+            return None
+        if adapter not in self.adapters:
+            raise BackendError(f"unknown adapter; added: {', '.join(sorted(self.adapters)) or 'none'}")
+        assert self._shared is not None
+        return self._shared.adapter(self.adapters[adapter])
 
     def _shared_prefix(self, batch_ids: list[list[int]], requests: list[JudgeRequest]) -> int:
         """Length of the rubric prefix every row starts with (0 when too short to be worth it).
@@ -179,20 +260,23 @@ class TransformersBackend(JudgeBackend):
             length = n
         return length if length >= MIN_PREFIX_TOKENS else 0
 
-    def _prefix_state(self, prefix: tuple[int, ...]) -> Any:
+    def _prefix_state(self, prefix: tuple[int, ...], adapter: str | None) -> Any:
+        """The prefix's KV cache under `adapter` (called with that adapter serving)."""
         import torch
 
-        if prefix not in self._prefixes:
+        key = (adapter, prefix)
+        if key not in self._prefixes:
             ids = torch.tensor([list(prefix)], device=self.device)
             with torch.inference_mode():
                 out = self._model(input_ids=ids, use_cache=True, logits_to_keep=1)
-            self._prefixes[prefix] = out.past_key_values
+            self._prefixes[key] = out.past_key_values
             while len(self._prefixes) > MAX_CACHED_PREFIXES:
                 self._prefixes.popitem(last=False)
-        self._prefixes.move_to_end(prefix)
-        return self._prefixes[prefix]
+        self._prefixes.move_to_end(key)
+        return self._prefixes[key]
 
-    def _forward(self, batch_ids: list[list[int]], requests: list[JudgeRequest]) -> list[JudgeCompletion]:
+    def _forward(self, batch_ids: list[list[int]], requests: list[JudgeRequest],
+                 adapter: str | None = None) -> list[JudgeCompletion]:
         import torch
 
         started = time.perf_counter()
@@ -208,7 +292,7 @@ class TransformersBackend(JudgeBackend):
         if prefix_len:
             # The rubric's KV cache is computed once and copied per batch: the forward pass
             # appends to it. Padding sits between the prefix and each row's own tokens.
-            past = copy.deepcopy(self._prefix_state(tuple(batch_ids[0][:prefix_len])))
+            past = copy.deepcopy(self._prefix_state(tuple(batch_ids[0][:prefix_len]), adapter))
             past.batch_repeat_interleave(len(rows))
             mask = torch.cat([torch.ones(len(rows), prefix_len, dtype=mask.dtype, device=self.device), mask], dim=1)
         with torch.inference_mode():

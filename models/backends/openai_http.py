@@ -8,6 +8,9 @@ and the judge marks the verdict UNCALIBRATED instead of inventing a probability.
 
 Failures: connection errors, 408/429/5xx are retried with exponential backoff and jitter; other
 HTTP errors and exhausted retries become that item's `error`, so the judge returns unscored.
+
+Adapters: a request naming one is sent with that name as `model`; vLLM serves LoRA adapters
+by name (`--enable-lora --lora-modules NAME=PATH`, the registry's adapter id as NAME).
 """
 
 from __future__ import annotations
@@ -40,8 +43,9 @@ class OpenAIBackend(JudgeBackend):
         max_connections: int = 16,
         retry: RetryPolicy | None = None,
         extra_body: dict[str, Any] | None = None,
+        adapters: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(retry=retry, max_connections=max_connections)
+        super().__init__(retry=retry, max_connections=max_connections, adapters=adapters)
         if not base_url.startswith(("http://", "https://")):
             raise BackendError(f"base_url must be http(s)://..., got {base_url!r}")
         # Accept both "http://host:8000" and "http://host:8000/v1".
@@ -80,7 +84,7 @@ class OpenAIBackend(JudgeBackend):
 
     def _body(self, request: JudgeRequest) -> dict[str, Any]:
         return {
-            "model": self.model,
+            "model": request.adapter or self.model,
             "messages": [dict(m) for m in request.messages],
             "max_tokens": 1,
             "temperature": 0.0,

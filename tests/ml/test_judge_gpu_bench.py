@@ -17,3 +17,11 @@ def test_tiny_run_measures_judge_and_prefill_at_the_requested_prompt_length() ->
         assert 570 <= row["prompt_tokens"] <= 640  # padded to about the requested length
         assert row["judge_verdicts_per_s"] > 0 and row["prefill_ceiling_seqs_per_s"] > 0
         assert row["of"] == row["batch_size"]
+
+
+def test_the_prepared_dpo_step_time_script_runs_the_training_path() -> None:
+    from raiwatch.ops.bench.dpo_gpu import run as run_dpo
+
+    result = run_dpo(steps=4, batch_size=2, max_length=96, tiny=True)
+    assert len(result["step_s"]["all"]) == 4 and result["step_s"]["median"] > 0
+    assert result["pairs"] > 1000 and result["shape"] == "tiny"

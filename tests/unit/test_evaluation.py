@@ -107,6 +107,21 @@ def test_suites_are_fixed_samples() -> None:
         load_suite("grounded_qa")
 
 
+def test_a_split_of_a_suite_is_never_in_the_preference_data() -> None:
+    from raiwatch.trainers.preference_data import finalize, installed_pairs
+
+    held_out = load_suite("harmful_behaviours@test")
+    assert held_out and all(i.suite == "harmful_behaviours@test" for i in held_out)
+    assert len(held_out) + len(load_suite("harmful_behaviours@train")) + len(load_suite("harmful_behaviours@validation")) \
+        == len(load_suite("harmful_behaviours"))
+    pairs, _ = finalize(installed_pairs())
+    trained = {p.prompt for p in pairs}
+    assert {i.prompt for i in load_suite("harmful_behaviours@train")} <= trained  # the suite's training split is used
+    assert not {i.prompt for i in held_out} & trained
+    with pytest.raises(Exception, match="unknown split"):
+        load_suite("harmful_behaviours@holdout")
+
+
 def test_pick_choice() -> None:
     options = ["The engineer", "Undetermined", "The bartender"]
     assert pick_choice("B) Undetermined", options) == "B"

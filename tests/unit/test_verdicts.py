@@ -39,7 +39,7 @@ def test_benign_exchange_is_clean() -> None:
     assert v.policy_id == "raiwatch.policies" and len(v.checks) == 3
     assert set(v.policies) >= {"privacy.personal-data@1", "security.prompt-injection@1",
                                "safety.harmful-compliance@1", "controllability.over-refusal@1"}
-    assert len(v.policies) == len(DEFAULT_POLICY.policies) == 10
+    assert len(v.policies) == len(DEFAULT_POLICY.policies) == 12
     assert all(not c.breaks for c in v.checks)
 
 
