@@ -154,8 +154,9 @@ def test_clickhouse_outage_longer_than_the_poll_interval(fresh_settings, tmp_pat
         stats = write_traffic_file(traffic, requests=1500, malformed=20, seed=13)
         lines = traffic.read_bytes().splitlines(keepends=True)
         half, rest = tmp_path / "half.jsonl", tmp_path / "rest.jsonl"
-        half.write_bytes(b"".join(lines[: len(lines) // 2]))
-        rest.write_bytes(b"".join(lines[len(lines) // 2:]))
+        split = closed_split(lines)  # no request straddles the outage (its join would time out: a late side)
+        half.write_bytes(b"".join(lines[:split]))
+        rest.write_bytes(b"".join(lines[split:]))
         replay_file(settings, half)
         wait_for_counts(settings, 1, 0, 120, worker=worker.proc, settle_s=0)  # mid-stream
         clickhouse.stop(settings)
