@@ -168,8 +168,14 @@ def test_clickhouse_outage_longer_than_the_poll_interval(fresh_settings, tmp_pat
             # in the worker's child process).
             for pid in [worker.proc.pid, *child_pids(worker.proc.pid)]:
                 assert rss_mib(pid) < 1024
-            # Paused, not gone: the sink loops are still members of their groups.
-            loops = {loop["name"]: loop for loop in health(health_port, "/status")[1]["loops"]}
+            # Paused, not gone: the sink loops are still members of their groups. Between two
+            # backoffs a retry resumes the partitions for a moment: look for a few seconds.
+            deadline = time.monotonic() + 15
+            while True:
+                loops = {loop["name"]: loop for loop in health(health_port, "/status")[1]["loops"]}
+                if loops["clickhouse-verdicts"]["paused"] or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
             assert loops["clickhouse-verdicts"]["paused"] and loops["clickhouse-verdicts"]["joined"], loops
             assert loops["clickhouse-verdicts"]["state"] == "running"
         finally:
