@@ -83,6 +83,25 @@ def _same_adapter(served: Mapping[str, Path], name: str, path: Path) -> bool:
     return True
 
 
+def cpu_has_amx() -> bool:
+    """Intel AMX (bfloat16 tiles): there a bfloat16 matmul ran 7.7x faster than float32 here."""
+    try:
+        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def resolve_dtype(dtype: str, device: str) -> str:
+    """`auto`: bfloat16 where the hardware computes it fast (a GPU, a CPU with AMX), else float32.
+    Measured on SmolLM2-135M, greedy, 48 tokens, batch 32: 0.34 s per reply in float32, 0.19 in
+    bfloat16 (`ops/bench/README.md`, "Retraining, third round")."""
+    if dtype not in ("auto", "float32", "bfloat16"):
+        raise ConfigurationError(f"dtype must be auto, float32 or bfloat16, not {dtype!r}")
+    if dtype != "auto":
+        return dtype
+    return "bfloat16" if device.startswith("cuda") or cpu_has_amx() else "float32"
+
+
 class TransformersGenerator(Generator):
     """A local causal LM (and LoRA adapter) on transformers + peft."""
 
@@ -90,7 +109,7 @@ class TransformersGenerator(Generator):
 
     def __init__(self, model_path: str | Path, adapter_path: str | Path | None = None, *,
                  adapters: Mapping[str, str | Path] | None = None, max_new_tokens: int = 96, batch_size: int = 8,
-                 device: str | None = None) -> None:
+                 device: str | None = None, dtype: str = "float32") -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -100,11 +119,13 @@ class TransformersGenerator(Generator):
         self.adapter_path = Path(adapter_path).expanduser() if adapter_path else None
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.dtype = resolve_dtype(dtype, self.device)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(self.model_path).to(self.device).eval()
+        self.model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=getattr(torch, self.dtype)) \
+            .to(self.device).eval()
         self.adapters: dict[str, Path] = {}
         self._peft_names: dict[str, str] = {}
         if self.adapter_path is not None:
@@ -119,12 +140,13 @@ class TransformersGenerator(Generator):
         generator.model_path, generator.adapter_path = Path(getattr(model, "name_or_path", "") or "in-memory"), None
         generator.max_new_tokens, generator.batch_size = max_new_tokens, batch_size
         generator.device = str(next(model.parameters()).device)
+        generator.dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
         generator.tokenizer, generator.model = tokenizer, model
         generator.adapters, generator._peft_names = {}, {}
         return generator
 
     def identity(self) -> dict[str, Any]:
-        return {"backend": self.name, "model": str(self.model_path),
+        return {"backend": self.name, "model": str(self.model_path), "dtype": self.dtype,
                 "adapter": str(self.adapter_path) if self.adapter_path else "",
                 **({"adapters": {n: str(p) for n, p in sorted(self.adapters.items())}} if self.adapters else {})}
 
@@ -251,7 +273,7 @@ class VLLMGenerator(Generator):
             self.add_adapter(adapter_name, path)
 
     def identity(self) -> dict[str, Any]:
-        return {"backend": self.name, "model": str(self.model_path),
+        return {"backend": self.name, "model": str(self.model_path), "dtype": self.dtype,
                 "adapter": str(self.adapter_path) if self.adapter_path else "",
                 **({"adapters": {n: str(p) for n, p in sorted(self.adapters.items())}} if self.adapters else {})}
 

@@ -107,20 +107,11 @@ def frontier_reviews(assessment: FrontierAssessment, policy: PolicyV2, model: Mo
 
 
 async def _publish(settings: RaiwatchSettings, alerts: Sequence[AlertV1], reviews: Sequence[ReviewRequestV1]) -> None:
-    from ..ops import kafka_clients
+    from ..ops.publish import publish_events
 
-    producer = kafka_clients.producer(settings, enable_idempotence=True, acks="all")
-    await producer.start()
-    try:
-        for alert in alerts:
-            await producer.send(settings.topic("rai.alerts"), alert.model_dump_json().encode(),
-                                key=alert.dedup_key.encode())
-        for review in reviews:
-            await producer.send(settings.topic("rai.reviews"), review.model_dump_json().encode(),
-                                key=review.review_id.encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
+    await publish_events(settings, "rai.alerts", [(alert.dedup_key, alert) for alert in alerts])
+    if reviews:
+        await publish_events(settings, "rai.reviews", [(review.review_id, review) for review in reviews])
 
 
 def watch_frontier(settings: RaiwatchSettings, run: EvalRun, policies: Sequence[PolicyV2]) -> list[FrontierAssessment]:

@@ -141,7 +141,8 @@ def on_policy(settings: RaiwatchSettings, base: str) -> list:
         return []
     prompts = list(dict.fromkeys(p.prompt for p in finalize(installed_pairs())[0] if p.split == "train"))
     prompts = prompts[:config.on_policy_prompts]
-    generator = TransformersGenerator(base, max_new_tokens=settings.eval.max_new_tokens, batch_size=settings.eval.batch_size)
+    generator = TransformersGenerator(base, max_new_tokens=settings.eval.max_new_tokens, batch_size=settings.eval.batch_size,
+                                      dtype=settings.eval.dtype)
     try:
         samples = generator.sample([[{"role": "user", "content": p}] for p in prompts], config.on_policy_k)
     finally:

@@ -27,7 +27,7 @@ class DPORunConfig:
     """One DPO run. The defaults fit SmolLM2-135M on a CPU in minutes."""
 
     base_model: str = "smollm2-135m-instruct"
-    max_steps: int = 40
+    max_steps: int = 60  # 40 steps: harmful compliance -50% relative; 60: -65% (ops/bench/README.md, third round)
     batch_size: int = 4
     learning_rate: float = 1e-3  # LoRA on SmolLM2: 2e-4 moved no greedy reply in 60 steps (ops/bench/README.md)
     beta: float = 0.1

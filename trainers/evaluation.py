@@ -80,6 +80,7 @@ def eval_generator(settings: RaiwatchSettings, model: str, adapter: str | None =
     options: dict[str, Any] = {"max_new_tokens": settings.eval.max_new_tokens}
     if backend == "transformers":
         options["batch_size"] = settings.eval.batch_size
+        options["dtype"] = settings.eval.dtype
     if backend == "openai":
         options["base_url"] = base_url or settings.eval.base_url
     return create_generator(backend, model, adapter, **options)

