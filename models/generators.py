@@ -273,7 +273,7 @@ class VLLMGenerator(Generator):
             self.add_adapter(adapter_name, path)
 
     def identity(self) -> dict[str, Any]:
-        return {"backend": self.name, "model": str(self.model_path), "dtype": self.dtype,
+        return {"backend": self.name, "model": str(self.model_path),
                 "adapter": str(self.adapter_path) if self.adapter_path else "",
                 **({"adapters": {n: str(p) for n, p in sorted(self.adapters.items())}} if self.adapters else {})}
 

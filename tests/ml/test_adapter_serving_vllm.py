@@ -42,10 +42,12 @@ def test_vllm_answers_a_mixed_batch_with_each_chats_adapter(smol_lora: tuple[Pat
         routed = [None, "a", "b", "a"]
         mixed = generator.generate(CHATS, adapters=routed)
         alone = {name: generator.generate(CHATS, adapters=[name] * len(CHATS)) for name in (None, "a", "b")}
+        identity = generator.identity()  # what an evaluation's id is made of
     finally:
         generator.close()
     assert mixed == [alone[name][i] for i, name in enumerate(routed)]
     assert alone[None] != alone["a"] and alone["a"] != alone["b"] and alone[None] != alone["b"]
+    assert identity["backend"] == "vllm" and identity["adapters"] == {"a": str(lora["a"]), "b": str(lora["b"])}
 
 
 def _distance(one: JudgeCompletion, other: JudgeCompletion) -> float:
