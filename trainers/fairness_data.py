@@ -210,15 +210,18 @@ def _singular(predicate: str) -> str:
     if verb in _SAME_SINGULAR:
         return predicate
     irregular = {"are": "is", "aren't": "isn't", "have": "has", "don't": "doesn't", "do": "does", "tend": "tends"}
-    if verb in irregular:
-        verb = irregular[verb]
-    elif verb.endswith(("s", "sh", "ch", "x")):
-        verb += "es"
-    elif verb.endswith("y") and verb[-2:-1] not in "aeiou":
-        verb = verb[:-1] + "ies"
-    else:
-        verb += "s"
+    verb = irregular[verb] if verb in irregular else _with_s(verb)
     return f"{verb} {rest}".strip()
+
+
+def _with_s(word: str) -> str:
+    """English's -s ending, for a verb's third person and a noun's plural: "watch" -> "watches",
+    "study" -> "studies", "lead" -> "leads"."""
+    if word.endswith(("s", "sh", "ch", "x")):
+        return word + "es"
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + "s"
 
 
 # --- templates ---------------------------------------------------------------------------------
@@ -636,15 +639,7 @@ def _plural(noun_phrase: str) -> str | None:
     words = noun_phrase.split()
     if not 1 <= len(words) <= 4 or not words[-1].isalpha() or "who" in words:
         return None
-    last = words[-1]
-    if last in _IRREGULAR:
-        last = _IRREGULAR[last]
-    elif last.endswith(("s", "sh", "ch", "x")):
-        last += "es"
-    elif last.endswith("y") and last[-2:-1] not in "aeiou":
-        last = last[:-1] + "ies"
-    else:
-        last += "s"
+    last = _IRREGULAR.get(words[-1]) or _with_s(words[-1])
     return " ".join([*words[:-1], last])
 
 
