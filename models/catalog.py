@@ -62,6 +62,8 @@ BUILTIN_CHECKS: dict[str, CheckEntry] = {entry.name: entry for entry in [
                "Refusal in the output (for over-refusal), trained classifier"),
     CheckEntry("compliance.classifier", "raiwatch.models.guardrails.classifier:ComplianceClassifierCheck",
                "Output does what was asked (vs refusal, deflection, safety info), trained classifier"),
+    CheckEntry("harmful_reply.classifier", "raiwatch.models.guardrails.classifier:HarmfulReplyClassifierCheck",
+               "Output gives harmful help (vs benign answer, refusal, deflection, safety info), trained classifier"),
     CheckEntry("fairness.classifier", "raiwatch.models.guardrails.classifier:FairnessClassifierCheck",
                "Output stereotypes or demeans a protected group (not: debunking, refusing, neutral mentions), "
                "trained classifier"),
@@ -89,7 +91,7 @@ BUILTIN_CHECKS: dict[str, CheckEntry] = {entry.name: entry for entry in [
 RULE_TIER = ("pii.regex", "harm.keywords", "refusal.keywords")
 """The rule tier for PII, harm and refusal (no models), as evaluated; the default screen adds the pillar checks (`models/pillar_checks.py`)."""
 TRAINED_TIER = ("pii.presidio", "injection.classifier", "harm.classifier", "refusal.classifier", "compliance.classifier",
-                "fairness.classifier")
+                "harmful_reply.classifier", "fairness.classifier")
 """The trained fast tier (artifacts from `raiwatch guardrails train`), as benchmarked and evaluated."""
 
 

@@ -197,12 +197,22 @@ class TransformersGenerator(Generator):
                     replies[i] = reply[0]
         return replies
 
-    def _encode(self, batch: Sequence[Chat]) -> Any:
+    def _encode(self, batch: Sequence[Chat], openings: Sequence[str] | None = None) -> Any:
         texts = [self.tokenizer.apply_chat_template(list(chat), tokenize=False, add_generation_prompt=True)
-                 for chat in batch]
+                 + (openings[i] if openings else "") for i, chat in enumerate(batch)]
         return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
 
-    def _batched(self, chats: Sequence[Chat], per_chat: int, **generate_args: Any) -> list[list[str]]:
+    def continue_replies(self, chats: Sequence[Chat], openings: Sequence[str]) -> list[str]:
+        """One greedy reply per chat that starts with the given opening (the assistant turn is
+        prefilled; "" = none): each returned reply is its opening plus what the model wrote."""
+        if len(openings) != len(chats):
+            raise ConfigurationError(f"{len(openings)} openings for {len(chats)} chats: give one per chat")
+        with self._serving(None):
+            continued = self._batched(chats, 1, openings=openings, do_sample=False)
+        return [(opening + replies[0]).strip() for opening, replies in zip(openings, continued, strict=True)]
+
+    def _batched(self, chats: Sequence[Chat], per_chat: int, openings: Sequence[str] | None = None,
+                 **generate_args: Any) -> list[list[str]]:
         """`per_chat` replies per chat, batches of `batch_size` chats, left-padded."""
         import torch
 
@@ -213,13 +223,15 @@ class TransformersGenerator(Generator):
         try:
             for start in range(0, len(chats), self.batch_size):
                 batch = chats[start:start + self.batch_size]
-                encoded = self._encode(batch)
+                encoded = self._encode(batch, openings[start:start + self.batch_size] if openings else None)
                 with torch.inference_mode():
                     generated = self.model.generate(**encoded, max_new_tokens=self.max_new_tokens,
                                                     num_return_sequences=per_chat,
                                                     pad_token_id=self.tokenizer.pad_token_id, **generate_args)
                 decoded = self.tokenizer.batch_decode(generated[:, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
-                out += [[text.strip() for text in decoded[i * per_chat:(i + 1) * per_chat]] for i in range(len(batch))]
+                # A continuation keeps its leading space or newline: it is joined to its opening.
+                keep = str.rstrip if openings else str.strip
+                out += [[keep(text) for text in decoded[i * per_chat:(i + 1) * per_chat]] for i in range(len(batch))]
         finally:
             self.tokenizer.padding_side = padding_side
         return out

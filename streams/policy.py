@@ -18,6 +18,8 @@ from .policy_set import PolicySet
 
 REFUSAL_PREFIX = "refusal."
 COMPLIANCE_PREFIX = "compliance."  # the reply did what was asked: harmful only with a harmful request
+HARMFUL_REPLY_PREFIX = "harmful_reply."  # the reply gives harmful help: harmful compliance with a harmful request
+REPLY_SIGNAL_PREFIXES = (REFUSAL_PREFIX, COMPLIANCE_PREFIX, HARMFUL_REPLY_PREFIX)  # about the reply, not findings
 NOTE_PREFIX = "explain."  # a finding about how the model answered (no reason given): recorded, not a violation
 DATA_LABEL_PREFIX = "pii."  # evidence labels for personal data (not an attack when in a prompt)
 

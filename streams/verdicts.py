@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..models.guardrails.taxonomy import HARMFUL_ON_ITS_OWN
 from ..models.scoring import Score, ScoringItem
 from ..schemas.common import ModelRef, Severity
 from ..schemas.verdicts import CheckResult, Stage, Superseded, VerdictV1
 from .messages import JoinedRequest
 from .policy import (
-    COMPLIANCE_PREFIX, DATA_LABEL_PREFIX, NOTE_PREFIX, REFUSAL_PREFIX, check_name, is_flagged, redacted_texts, threshold_for,
-    verdict_id,
+    COMPLIANCE_PREFIX, DATA_LABEL_PREFIX, HARMFUL_REPLY_PREFIX, NOTE_PREFIX, REFUSAL_PREFIX, REPLY_SIGNAL_PREFIXES,
+    check_name, is_flagged, redacted_texts, threshold_for, verdict_id,
 )
 from .policy_set import PolicySet
 
@@ -41,11 +42,13 @@ def build_verdict(
 ) -> VerdictV1:
     """The verdict for one request.
 
-    - violation: the *model* misbehaved: a finding in the output (PII, harmful content), or
-      harmful compliance: a harmful/injection prompt and a reply that complied
-      (`reply_answered`). With a compliance check (`compliance.*`) configured, a deflection or
-      safety information is not a violation; without one, "complied" falls back to "no refusal
-      found";
+    - violation: the *model* misbehaved: a finding in the output (PII, harmful content: a
+      harmful-reply score above its strict threshold, `HARMFUL_ON_ITS_OWN`), or
+      harmful compliance: a harmful/injection prompt and a reply that gave harmful help
+      (`gave_harmful_help`). With a harmful-reply check (`harmful_reply.*`) that reads the
+      reply's content; otherwise it is "the reply complied" (`reply_answered`): with a
+      compliance check (`compliance.*`) a deflection or safety information is not a violation,
+      without one "complied" falls back to "no refusal found";
     - a finding only in a refused prompt is an attack that failed: recorded, not a violation;
     - personal data the user typed into the prompt is masked and recorded, never a violation;
     - over_refusal: the output does not answer (`reply_answered`) a prompt in which no check
@@ -60,6 +63,7 @@ def build_verdict(
     checks, pillars, categories, evidence = [], [], [], []
     refused = prompt_finding = output_finding = False
     complied: bool | None = None  # None: no compliance check scored this reply
+    harmful_help: bool | None = None  # None: no harmful-reply check scored this reply
     kinds: list[str] = []  # per score: what its result is to the verdict (see `_breaks`)
     for score in scores:
         flagged, name = is_flagged(score, policy, head.tenant), check_name(score.check)
@@ -70,6 +74,16 @@ def build_verdict(
             if score.value is not None and request.output is not None:
                 complied = bool(complied) or flagged
                 kinds[-1] = "complied" if flagged else "did_not_comply"
+            continue
+        if name.startswith(HARMFUL_REPLY_PREFIX):
+            if score.value is not None and request.output is not None:
+                harmful_help = bool(harmful_help) or flagged
+                kinds[-1] = "harmful_help" if flagged else ""
+                if flagged and HARMFUL_ON_ITS_OWN in score.categories:  # harmful whatever the prompt checks found
+                    output_finding, kinds[-1] = True, "output"
+                    _add_unique(pillars, score.pillar)
+                    _add_unique(categories, HARMFUL_ON_ITS_OWN)
+                    evidence.extend(span for span in score.evidence if span.source == "output")
             continue
         if not flagged:
             continue
@@ -90,11 +104,12 @@ def build_verdict(
         elif not score.evidence or any(not span.label.startswith(DATA_LABEL_PREFIX) for span in score.evidence):
             prompt_finding, kinds[-1] = True, "prompt"  # an attack or harmful request; PII the user typed is not one
     answered = reply_answered(refused, complied)
-    violation = output_finding or (prompt_finding and answered and request.output is not None)
+    helped = gave_harmful_help(refused, complied, harmful_help)
+    violation = output_finding or (prompt_finding and helped and request.output is not None)
     rationale = "; ".join(s.rationale for s in scores if s.rationale and is_flagged(s, policy, head.tenant)
-                          and not check_name(s.check).startswith(COMPLIANCE_PREFIX))
+                          and not check_name(s.check).startswith((COMPLIANCE_PREFIX, HARMFUL_REPLY_PREFIX)))
     if prompt_finding and request.output is not None:
-        rationale += ("; " if rationale else "") + ("the reply complied" if answered else "the reply did not comply")
+        rationale += ("; " if rationale else "") + _reply_rationale(answered, helped, harmful_help is not None)
     over_refusal = request.output is not None and not answered and not prompt_finding and not output_finding
     checks = _breaks(checks, scores, kinds, policy, head.tenant, violation, over_refusal)
     broken = [policy_id for result in checks for policy_id in result.breaks]
@@ -140,7 +155,7 @@ def _breaks(checks: list[CheckResult], scores: Sequence[Score], kinds: list[str]
         name, broken = check_name(score.check), []
         if kind in ("output", "prompt") and violation:
             broken = policy.breaks(name, score.value, threshold_for(policy, score, tenant), score.categories, tenant)
-        elif kind == "complied" and violation:
+        elif kind in ("complied", "harmful_help") and violation:
             broken = policy.breaks(name, score.value, threshold_for(policy, score, tenant), (), tenant)
         elif kind == "refused" and over_refusal:
             broken = policy.breaks(name, score.value, threshold_for(policy, score, tenant), (), tenant)
@@ -157,6 +172,21 @@ def reply_answered(refused: bool, complied: bool | None) -> bool:
     refusal found. With one: it says the reply complied and no refusal check says it refused
     (two detectors agreeing; a disclaimer followed by compliance is trained as not a refusal)."""
     return not refused if complied is None else complied and not refused
+
+
+def gave_harmful_help(refused: bool, complied: bool | None, harmful_help: bool | None) -> bool:
+    """Whether a reply to a harmful request is harmful compliance. With a harmful-reply check
+    (`harmful_help` not None): it says the reply gives harmful help and no refusal check says it
+    refused. Without one: the reply did what was asked (`reply_answered`)."""
+    return reply_answered(refused, complied) if harmful_help is None else harmful_help and not refused
+
+
+def _reply_rationale(answered: bool, helped: bool, read_content: bool) -> str:
+    if not read_content:
+        return "the reply complied" if answered else "the reply did not comply"
+    if helped:
+        return "the reply gave harmful help"
+    return "the reply complied but gave no harmful help" if answered else "the reply did not comply"
 
 
 def _model_ref(model: ModelRef | str) -> ModelRef:
@@ -178,7 +208,7 @@ def verdict_findings(verdict: VerdictV1) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for result in verdict.checks:
         name = check_name(result.check)
-        if not result.flagged or name.startswith((REFUSAL_PREFIX, COMPLIANCE_PREFIX)) or result.pillar not in verdict.pillars:
+        if not result.flagged or name.startswith(REPLY_SIGNAL_PREFIXES) or result.pillar not in verdict.pillars:
             continue
         for category in [c for c in result.categories if c in verdict.categories] or [""]:
             _add_unique(found, (result.pillar.value, category))

@@ -56,12 +56,17 @@ def build_pipeline(config: GuardrailTrainingConfig) -> Any:
     return Pipeline([("features", FeatureUnion(parts)), ("classifier", classifier)])
 
 
+def fpr_threshold(scores: np.ndarray, labels: np.ndarray, target_fpr: float) -> float:
+    """The lowest threshold that flags at most `target_fpr` of the negatives."""
+    negatives = np.sort(scores[labels == 0])[::-1]
+    allowed = int(np.floor(target_fpr * len(negatives)))
+    return float(np.nextafter(negatives[allowed], 1.0)) if allowed < len(negatives) else 0.5
+
+
 def choose_threshold(scores: np.ndarray, labels: np.ndarray, config: GuardrailTrainingConfig) -> float:
     """Operating threshold (flag when score >= threshold), from validation data only."""
     if config.threshold_rule == "fpr":
-        negatives = np.sort(scores[labels == 0])[::-1]
-        allowed = int(np.floor(config.target_fpr * len(negatives)))
-        return float(np.nextafter(negatives[allowed], 1.0)) if allowed < len(negatives) else 0.5
+        return fpr_threshold(scores, labels, config.target_fpr)
     # Candidates sit between neighbouring scores, and among equally good ones the middle one
     # wins: on well-separated validation data that keeps the widest margin to both classes.
     ordered = np.unique(scores)
@@ -143,6 +148,7 @@ def train_guardrail(config: GuardrailTrainingConfig, progress: Progress | None =
     val_scores, _ = score_chunked(features, classifier, [ex.text for ex in val_rows], config.head_chars,
                                   bool(config.sentence_windows))
     threshold = choose_threshold(val_scores, val_y, config)
+    strict = fpr_threshold(val_scores, val_y, config.strict_fpr) if config.strict_fpr else None
 
     say("evaluating on the held-out test split")
     test_scores, test_features = score_chunked(features, classifier, [ex.text for ex in test_rows], config.head_chars,
@@ -153,6 +159,7 @@ def train_guardrail(config: GuardrailTrainingConfig, progress: Progress | None =
         "duplicates_removed": {"exact": getattr(examples, "exact_removed", 0), "near": getattr(examples, "near_removed", 0)},
         "validation": binary_metrics(val_scores, val_y, threshold),
         "test": binary_metrics(test_scores, test_y, threshold),
+        **({"strict_threshold": strict, "test_strict": binary_metrics(test_scores, test_y, strict)} if strict else {}),
         "test_by_source": _per_group(test_scores, test_rows, threshold, lambda ex: ex.source),
     }
 
@@ -179,6 +186,7 @@ def train_guardrail(config: GuardrailTrainingConfig, progress: Progress | None =
     report["train_seconds"] = round(time.perf_counter() - started, 1)
     manifest = {
         "check": config.check_name, "version": config.version, "threshold": threshold,
+        **({"strict_threshold": strict} if strict else {}),
         "categories": sorted(category_model.classes_.tolist()) if category_model is not None else [],
         "data_fingerprint": fingerprint(examples), "config": config.to_dict(), "preprocessing": _preprocessing(config),
         "libraries": {"scikit-learn": sklearn.__version__, "python": platform.python_version()},

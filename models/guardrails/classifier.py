@@ -1,5 +1,6 @@
 """Trained guardrail classifiers as checks: prompt injection, harmful requests, refusals,
-compliance (does the reply do what was asked) and fairness (does the reply stereotype or demean
+compliance (does the reply do what was asked), harmful replies (does it give harmful help) and
+fairness (does the reply stereotype or demean
 a group).
 
 Each loads its artifact (`artifacts.py`) once, scores a whole batch with one sparse matrix
@@ -22,6 +23,7 @@ from ...schemas.common import Pillar
 from ...schemas.verdicts import EvidenceSpan
 from ..scoring import Score, ScoringItem
 from .artifacts import load_artifact
+from .taxonomy import HARMFUL_ON_ITS_OWN
 
 MAX_CHARS = 4096
 MAX_CHUNKS = 16  # beyond 16 windows (~60k characters) the first 15 and the last are scored
@@ -120,6 +122,8 @@ class GuardrailClassifierCheck:
     def __init__(self, threshold: float | None = None, model_root: str | None = None, evidence_terms: int = 3) -> None:
         self.artifact = load_artifact(self.check_name, self.version, Path(model_root) if model_root else None)
         self.threshold = float(threshold) if threshold is not None else self.artifact.threshold
+        strict = self.artifact.manifest.get("strict_threshold")
+        self.strict_threshold = float(strict) if strict is not None else None
         self.evidence_terms = evidence_terms
         self.head_chars = int(self.artifact.manifest["config"].get("head_chars", 0))
         self.sentences = bool(self.artifact.manifest["config"].get("sentence_windows", False))
@@ -149,7 +153,7 @@ class GuardrailClassifierCheck:
         texts = [clip_text(text, self.head_chars) for text in originals]
         scores, features = score_chunked(self._features, self._classifier, originals, self.head_chars, self.sentences)
         flagged = [i for i, s in enumerate(scores) if s >= self.threshold and texts[i]]
-        categories = self._categories(features, flagged)
+        categories = self._categories(features, flagged, scores)
         out = []
         for i, (item, text) in enumerate(zip(items, texts)):
             if not text:
@@ -169,7 +173,7 @@ class GuardrailClassifierCheck:
             ))
         return out
 
-    def _categories(self, features: Any, flagged: list[int]) -> dict[int, str]:
+    def _categories(self, features: Any, flagged: list[int], scores: np.ndarray) -> dict[int, str]:
         return {i: self.flag_category for i in flagged}
 
     def _evidence(self, row: Any, text: str, label: str) -> list[EvidenceSpan]:
@@ -211,7 +215,7 @@ class HarmClassifierCheck(GuardrailClassifierCheck):
     check_name = "harm.classifier"
     pillar = Pillar.SAFETY
 
-    def _categories(self, features: Any, flagged: list[int]) -> dict[int, str]:
+    def _categories(self, features: Any, flagged: list[int], scores: np.ndarray) -> dict[int, str]:
         head = self.artifact.category_pipeline
         if not flagged:
             return {}
@@ -239,6 +243,25 @@ class ComplianceClassifierCheck(GuardrailClassifierCheck):
     source = "output"
     pillar = Pillar.SAFETY
     flag_category = "complied"
+
+
+class HarmfulReplyClassifierCheck(GuardrailClassifierCheck):
+    """Scores how likely the output gives harmful help (content a harmful request asked for),
+    as opposed to a benign answer, a refusal, a deflection or safety information. Not a finding
+    by itself: with a harmful request found by a prompt check it is harmful compliance
+    (`streams/verdicts.py`)."""
+
+    check_name = "harmful_reply.classifier"
+    source = "output"
+    pillar = Pillar.SAFETY
+    flag_category = "harmful_help"
+
+    def _categories(self, features: Any, flagged: list[int], scores: np.ndarray) -> dict[int, str]:
+        """`HARMFUL_ON_ITS_OWN` above the artifact's strict threshold (1% validation false
+        positives): harmful content the verdict counts even when no prompt check found the
+        request harmful ("How is sarin made?" scored under the harm threshold)."""
+        strict = self.strict_threshold
+        return {i: HARMFUL_ON_ITS_OWN if strict is not None and scores[i] >= strict else self.flag_category for i in flagged}
 
 
 class FairnessClassifierCheck(GuardrailClassifierCheck):

@@ -27,6 +27,9 @@ HAZARDS: dict[str, str] = {
     "S13.elections": "Election misinformation and voter suppression.",
     "S14.code_interpreter_abuse": "Abuse of tool or code execution (escapes, denial of service).",
 }
+HARMFUL_ON_ITS_OWN = "S0.other_harm"
+"""The category of a reply that is harmful help on its own (`harmful_reply.classifier` above its
+strict threshold): the taxonomy's catch-all, the request's hazard being the harm check's to name."""
 
 # Order matters: the first matching hazard wins, so the most specific come first.
 _HAZARD_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
