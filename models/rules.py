@@ -43,11 +43,24 @@ SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
     # A value assigned to a name that says it is secret: `password: hunter2`, `api_key="..."`,
     # `DB_PASSWORD=...`, `AccountKey=...;`, in several languages. (Only the `value` group is masked.)
     "secret_assignment": re.compile(
-        r"(?i)(?:\b|_)(?:password|passwd|pwd|pass(?:phrase|code)?|secret|token|api[_-]?key|access[_-]?key|"
+        r"(?i)(?:\b|_|(?<=[a-z]))(?:password|passwd|pwd|pass(?:phrase|code)?|secret|token|api[_-]?key|access[_-]?key|"
         r"client[_-]?secret|account[_-]?key|shared[_-]?access[_-]?key|credentials?|passwort|kennwort|"
         r"mot de passe|contrase[ñn]a|wachtwoord|senha|parola d'ordine)"
-        r"(?:\s{0,3}[:=]\s{0,3}|\s{1,3}(?:is|was|to|ist|est|es|è|é|is nu)\s{1,3}(?:now\s{1,3})?)[`'\"]?"
+        r"(?:\s{0,3}[:=]\s{0,3}|\s{1,3}(?:is|was|to|ist|est|es|è|é|is nu)\s{1,3}(?:now\s{1,3})?|\s{1,3}(?=['\"`]))[`'\"]?"
         r"(?P<value>[^\s'\"`;,]{4,400})"),
+    # A secret named in a sentence: "the temporary password Qm7#vT2!pLx9", "the passphrase you
+    # mentioned, amber-falcon-1984", "la password del Wi-Fi è `Gatto-Nero-2023`": the first
+    # token within a few words after the word that has a digit or a symbol (`_plausible`).
+    "secret_in_prose": re.compile(
+        r"(?i)\b(?:password|passphrase|passcode|passwort|kennwort|mot de passe|contrase[ñn]a|wachtwoord|senha|"
+        r"password del|pin)\b(?:[^\S\n]{1,3}[\w'-]{1,12}){0,4}?[,:]?[^\S\n]{1,3}[`'\"«]?"
+        r"(?P<value>(?=[^\s`'\"»]*[\d#!@$%^&*+])[^\s`'\"»,;]{6,100})"),
+    # Command-line credentials: `-p'secret'`, `--password secret`, `curl -u user:token`,
+    # `-u user`, `-U user`, `--username user`; a (user, password) pair in code: auth=("u", "p").
+    "cli_credentials": re.compile(
+        r"(?:(?<=\s)-p|--pass(?:word)?[= ])['\"]?(?P<value>[^\s'\"]{4,200})"
+        r"|(?<=\s)-u\s{1,3}['\"]?[^\s:'\"]{1,64}:(?P<value2>[^\s'\"]{6,400})"
+        r"|\bauth\s{0,2}=\s{0,2}\(\s{0,2}['\"][^'\"]{1,64}['\"]\s{0,2},\s{0,2}['\"](?P<value3>[^'\"]{4,200})['\"]"),
     # Credentials inside a URI: scheme://user:password@host.
     "uri_credentials": re.compile(r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@]{1,100}:(?P<value>[^\s@/]{1,200})@"),
 }
@@ -57,8 +70,9 @@ CONTEXT_PATTERNS: dict[str, re.Pattern[str]] = {
     "date_of_birth": re.compile(
         r"(?i)\b(?:born(?:\s+on)?|date\s+of\s+birth|d\.?o\.?b\.?|birth\s?date|birthday|geboren(?:\s+am)?|"
         r"geburtsdatum|n[ée]e?\s+le|date\s+de\s+naissance|nacid[oa]\s+el|fecha\s+de\s+nacimiento|nat[oa]\s+il|"
-        r"data\s+di\s+nascita|geboortedatum|geboren\s+op)\s{0,3}(?:[:,-]|is|was|on)?\s{0,3}(?:on\s+)?"
-        r"(?P<value>\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}(?:st|nd|rd|th)?\.?\s+[A-Za-zéû]{3,10}\.?\s+\d{4}|"
+        r"data\s+di\s+nascita|geboortedatum|geboren\s+op|naci[óo]|nasci(?:do|da|ó)|nat[oa])"
+        r"(?:\s{1,3}(?:[a-zäöüéè]{1,6}))?(?:\s{1,3}(?:[a-zäöüéè]{1,6}))?\s{0,3}(?:[:,-]|is|was|on|of|am|el|le|il|em|op)?\s{0,3}(?:on\s+)?"
+        r"(?P<value>\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}(?:st|nd|rd|th)?\.?\s+(?:de\s+)?[A-Za-zéû]{3,10}\.?\s+(?:de\s+)?\d{4}|"
         r"[A-Za-z]{3,10}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4})"),
     "national_id": re.compile(
         r"(?i)\b(?:passport(?:\s+(?:no|number|#))?|national\s+insurance(?:\s+(?:no|number))?|NI\s+(?:no|number)|"
@@ -69,8 +83,34 @@ CONTEXT_PATTERNS: dict[str, re.Pattern[str]] = {
         r"(?:bank\s+)?account\s+(?:no|number|#))\.?\s{0,3}(?:is|:|#|=|-)?\s{0,3}"
         r"(?P<value>[A-Z0-9](?:[A-Z0-9]|[ .\-/](?=[A-Z0-9])){3,24})"),
     "username": re.compile(
-        r"(?i)\b(?:user\s?name|login|user(?:[_-]?id)?|benutzer(?:name)?|utilisateur|usuario|utente|gebruikersnaam)"
-        r"\s{0,3}(?:[:=]|\s(?:is|was)\s)\s{0,3}[`'\"]?(?P<value>[A-Za-z0-9][A-Za-z0-9._@-]{2,63})"),
+        r"(?i)(?:\b|_)(?:user\s?name|login|user(?:[_-]?id)?|benutzer(?:name)?|utilisateur|usuario|utente|gebruikersnaam)"
+        r"\s{0,3}(?:[:=]|\s(?:is|was)\s)\s{0,3}[`'\"]?(?P<value>[A-Za-z0-9][A-Za-z0-9._@-]{2,63})"
+        # `-u user`, `-U user`, `--user user`, `cn=user,`; "password for jmorales", "for user \"etl\"",
+        # "your account zoe_91 from", "Benutzer `mwagner`", "utilisateur `x`", "WeChat ID x".
+        r"|(?:(?<=\s)(?<!install )-[uU]\s{1,3}|--user(?:name)?[= ]|\bcn=)['\"]?(?P<value2>[A-Za-z0-9][A-Za-z0-9._@-]{2,63})"
+        r"|\b(?:password|login|authentication)(?:\s{1,3}failed)?\s{1,3}for\s{1,3}(?:user\s{1,3})?['\"]?"
+        r"(?P<value3>[A-Za-z0-9][A-Za-z0-9._-]{2,63})"
+        r"|\baccount\s{1,3}(?P<value4>[a-z0-9][a-z0-9._-]*[_.\d][a-z0-9._-]*)\b"
+        r"|(?i:benutzer|utilisateur|usuario|utente|gebruiker|user)\s{0,3}[`'\"](?P<value5>[A-Za-z0-9][A-Za-z0-9._@-]{2,63})[`'\"]"
+        r"|\b(?:WeChat|Telegram|Skype|Discord|Signal|WhatsApp|Line)\s{1,3}(?:ID|id|handle|username)?:?\s{0,3}"
+        r"(?P<value6>[A-Za-z0-9][A-Za-z0-9._-]{2,63})"),
+    # Social handles and profile addresses.
+    "handle": re.compile(
+        r"(?<![\w.@/])@(?P<value>[A-Za-z0-9_]{3,30})\b(?!\.[A-Za-z])"
+        r"|\b(?:linkedin\.com/in|github\.com|twitter\.com|x\.com|instagram\.com|facebook\.com|t\.me)/"
+        r"(?P<value2>[A-Za-z0-9][A-Za-z0-9._-]{2,63})"),
+    # A name after a title, a greeting, a sign-off or a name field: "Frau Sabine Krüger",
+    # "Mme Amélie Rousseau", "Thank you,\nNadia Haddad", "\"name\": \"Rafael Costa\"". spaCy's
+    # small English model misses many names (most non-English ones); these cues do not need it.
+    "person": re.compile(
+        r"\b(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Frau|Herr|Mme|Mlle|Madame|Monsieur|Sig(?:\.ra|nora|nor)?|Sr|Sra|Señor|Señora|"
+        r"Dhr|Mevr|Mevrouw)\.?\s{1,2}(?P<value>[A-ZÀ-Ý][\w'À-ÿ-]{1,30}(?:\s{1,2}(?:(?:de|van|von|der|den|da|di|del|"
+        r"la|le|dos|das)\s{1,2})?[A-ZÀ-Ý][\w'À-ÿ-]{1,30}){0,2})"
+        r"|(?:Thanks|Thank you|Regards|Best|Cheers|Sincerely|Best regards|Kind regards|Many thanks|Grüße|Cordialement|"
+        r"Saludos|Cordiali saluti|Met vriendelijke groet)[,!]?[^\S\n]{0,3}\n[^\S\n]{0,3}(?!(?:The|Your|Our|Team)\b)"
+        r"(?P<value2>[A-ZÀ-Ý][\w'À-ÿ-]{1,30}(?:\s{1,2}[A-ZÀ-Ý][\w'À-ÿ-]{1,30}){1,2})"
+        r"|[\"'](?:full[_ ]?name|name|customer|patient|employee|contact|guardian)[\"']\s{0,2}:\s{0,2}[\"']"
+        r"(?P<value3>[A-ZÀ-Ý][^\"'\n]{2,60})[\"']"),
     # Street addresses: a house number and a street type (English), or the street type first
     # and the number after (German, Dutch, Italian, Spanish, Portuguese, French).
     "street_address": re.compile(
@@ -119,12 +159,16 @@ LOWER_HINTS = {
     "prefixed_token": ("dckr_pat_", "npm_", "glpat-", "hf_", "pypi-", "whsec_", "gocspx-", "shpat_", "shpss_", "shpca_",
                        "xapp-", "sg.", "key-"),
     "date_of_birth": ("born", "birth", "dob", "d.o.b", "geboren", "geburt", "née", "ne le", "né le", "naissance",
-                      "nacid", "nacimiento", "nato", "nata", "nascita", "geboorte"),
+                      "nacid", "nacimiento", "nato", "nata", "nascita", "geboorte", "nació", "nacio", "nascid", "nasció"),
+    "secret_in_prose": ("pass", "kennwort", "contrase", "wachtwoord", "senha", "pin"),
+    "cli_credentials": (" -p", "--pass", " -u", "auth"),
+    "handle": ("@", ".com/", "t.me/"),
     "national_id": ("passport", "insurance", "ni ", "ni:", "aadhaar", "pan ", "pan:", "cpf", "sin ", "sin:",
                     "social security", "codice", "dni", "nie ", "nie:", "bsn", "nir", "steuer", "tax id", "ausweis",
                     "id no", "id number", "id card", "identity", "plate", "kennzeichen", "immatriculation", "matr",
                     "targa", "kenteken", "account no", "account number", "account #"),
-    "username": ("user", "login", "benutzer", "utilisateur", "usuario", "utente", "gebruikersnaam"),
+    "username": ("user", "login", "benutzer", "utilisateur", "usuario", "utente", "gebruik", "-u ", "cn=", "for ",
+                 "account", "wechat", "telegram", "skype", "discord", "signal", "whatsapp", "line "),
 }
 # Kinds whose every match holds a digit: skipped on texts without one.
 DIGIT_KINDS = {"phone", "us_ssn", "credit_card", "ipv4", "street_address", "date_of_birth", "national_id"}
@@ -145,11 +189,20 @@ def _may_match(kind: str, text: str, lowered: str, has_digit: bool) -> bool:
 def _plausible(kind: str, value: str) -> bool:
     """Context patterns catch the word after "password is" or "plate": keep only values that
     look like one (a secret has a digit or a symbol; an id number has a digit)."""
-    if kind == "secret_assignment":
+    if kind in ("secret_assignment", "secret_in_prose", "cli_credentials"):
         return any(not c.isalpha() for c in value) and value.lower() not in {"none", "null", "****", "<redacted>"}
     if kind == "national_id":
         return any(c.isdigit() for c in value)
     return True
+
+
+def _value_span(match: re.Match[str]) -> tuple[int, int]:
+    """The span to mask: the first `value*` group that matched (a pattern with alternatives
+    names one per alternative), else the whole match."""
+    for name in match.re.groupindex:
+        if name.startswith("value") and match.group(name) is not None:
+            return match.span(name)
+    return match.span()
 
 
 def _looks_random(token: str) -> bool:
@@ -182,7 +235,7 @@ def find_pii(text: str) -> list[tuple[int, int, str]]:
                     kind_found = DIGIT_RUN
                 else:
                     kind_found = kind
-                start, end = match.span("value") if "value" in pattern.groupindex else match.span()
+                start, end = _value_span(match)
                 if not _plausible(kind_found, text[start:end]):
                     continue
                 spans.append((start, end, kind_found))

