@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 
-from ..models.rules import mask_sensitive
+from ..models.rules import find_pii, mask_sensitive, merge_spans, redact
 from ..models.scoring import Score
 from ..ops.settings import RaiwatchSettings
 from ..schemas.common import Pillar
@@ -70,17 +70,26 @@ def is_flagged(score: Score, policy: PolicySet, tenant: str = "") -> bool:
 
 def redacted_texts(prompt: str, output: str, scores: Sequence[Score]) -> tuple[str, str]:
     """Masked prompt and output for storage: the PII check's masking when one ran (presidio
-    finds names the patterns cannot), then always the conservative storage masker
-    (`mask_sensitive`: secrets, keys, tokens, every card-like digit run), so nothing reaches
-    storage unmasked whichever checks are configured."""
-    found: dict[str, tuple[str, bool]] = {}
+    finds names the patterns cannot), and always the conservative storage masker
+    (`find_pii`: secrets, keys, tokens, every card-like digit run), so nothing reaches storage
+    unmasked whichever checks are configured. Where the PII check says which spans it masked
+    (its evidence), both sets of spans are masked in the original text at once: masking one
+    after the other loses what the first hid the second's cue in ("MAIL_PASSWORD=" read as a
+    name left the password after it bare)."""
+    found: dict[str, tuple[str, bool, list[tuple[int, int, str]]]] = {}
     for score in scores:
         for side, text in score.redacted.items():
-            found.setdefault(side, (text, score.storage_masked))
+            spans = [(e.start, e.end, e.label.removeprefix(DATA_LABEL_PREFIX)) for e in score.evidence
+                     if e.source == side and e.label.startswith(DATA_LABEL_PREFIX)]
+            found.setdefault(side, (text, score.storage_masked, spans))
 
     def masked(side: str, original: str) -> str:
-        text, done = found.get(side, (original, False))
-        return text if done else mask_sensitive(text)
+        text, done, spans = found.get(side, (original, False, []))
+        if done:
+            return text
+        if spans and all(0 <= start < end <= len(original) for start, end, _ in spans):
+            return redact(original, merge_spans([*spans, *find_pii(original)]))
+        return mask_sensitive(text)
 
     return masked("prompt", prompt), masked("output", output)
 

@@ -164,7 +164,7 @@ class GuardrailClassifierCheck:
                 out.append(Score(check=self.check_id, pillar=self.pillar, value=value))
                 continue
             # Spans point into the original text (a clipped text's offsets would drift).
-            evidence = self._evidence(features[i], originals[i], categories[i])
+            evidence = self._evidence(features[i], originals[i], categories[i]) if self._explains(categories[i]) else []
             terms = ", ".join(repr(originals[i][e.start:e.end]) for e in evidence)
             out.append(Score(
                 check=self.check_id, pillar=self.pillar, value=value, categories=(categories[i],),
@@ -175,6 +175,12 @@ class GuardrailClassifierCheck:
 
     def _categories(self, features: Any, flagged: list[int], scores: np.ndarray) -> dict[int, str]:
         return {i: self.flag_category for i in flagged}
+
+    def _explains(self, category: str) -> bool:
+        """Whether a flag with this category gets evidence spans: only where the verdict shows
+        them (a finding, a refusal); a signal the verdict only combines (compliance) skips the
+        work, 7% of the fast tier's time."""
+        return True
 
     def _evidence(self, row: Any, text: str, label: str) -> list[EvidenceSpan]:
         """Word n-grams with the largest positive contribution, found in the text."""
@@ -244,6 +250,9 @@ class ComplianceClassifierCheck(GuardrailClassifierCheck):
     pillar = Pillar.SAFETY
     flag_category = "complied"
 
+    def _explains(self, category: str) -> bool:
+        return False
+
 
 class HarmfulReplyClassifierCheck(GuardrailClassifierCheck):
     """Scores how likely the output gives harmful help (content a harmful request asked for),
@@ -262,6 +271,9 @@ class HarmfulReplyClassifierCheck(GuardrailClassifierCheck):
         request harmful ("How is sarin made?" scored under the harm threshold)."""
         strict = self.strict_threshold
         return {i: HARMFUL_ON_ITS_OWN if strict is not None and scores[i] >= strict else self.flag_category for i in flagged}
+
+    def _explains(self, category: str) -> bool:
+        return category == HARMFUL_ON_ITS_OWN  # a finding on its own; otherwise a signal the verdict combines
 
 
 class FairnessClassifierCheck(GuardrailClassifierCheck):

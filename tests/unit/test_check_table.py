@@ -31,7 +31,7 @@ def test_bad_arguments_are_a_configuration_error() -> None:
 
 def test_the_check_id_records_version_and_arguments_but_no_secret() -> None:
     check = create_check("pii.regex", scan_prompt=False)
-    assert check.check_id == "pii.regex@2{scan_prompt=False}"
+    assert check.check_id == "pii.regex@3{scan_prompt=False}"
     judge = create_check("judge.safety", backend="openai", base_url="http://judge:8000/v1", model="llama-guard-3",
                          api_key="sk-live-secret")
     assert judge.check_id == ("judge.safety@rubric2{backend='openai',base_url='http://judge:8000/v1',"

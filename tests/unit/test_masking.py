@@ -49,6 +49,20 @@ def test_storage_masking_applies_even_after_another_check_redacted() -> None:
     assert output == "<PERSON> uses <API_KEY>"
 
 
+def test_storage_masks_the_check_spans_and_its_own_in_the_original_text() -> None:
+    # The PII check took "Admin-Benutzer" for a name: masking its output again would no longer
+    # see the cue word before the user; both span sets applied to the original text do.
+    from raiwatch.schemas.verdicts import EvidenceSpan
+
+    original = "Das Passwort für den Admin-Benutzer `mwagner` liegt im Tresor."
+    start = original.index("Admin-Benutzer")
+    presidio_like = Score(check="pii.presidio@2", pillar=Pillar.PRIVACY_SECURITY, value=0.3,
+                          evidence=(EvidenceSpan(source="output", start=start, end=start + 14, label="pii.person"),),
+                          redacted={"output": original.replace("Admin-Benutzer", "<PERSON>")})
+    _, output = redacted_texts("", original, [presidio_like])
+    assert output == "Das Passwort für den <PERSON> `<USERNAME>` liegt im Tresor."
+
+
 def test_no_pattern_turns_quadratic_on_hostile_input() -> None:
     for hostile in ("a." * 400_000, "@" + "a" * 800_000, "1 " * 400_000, "sk-" + "a-" * 300_000, "a@" * 300_000):
         started = time.perf_counter()

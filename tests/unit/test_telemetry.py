@@ -88,7 +88,7 @@ def test_one_trace_per_request_through_the_sdk_in_memory_exporter() -> None:
     assert traced.attributes["raiwatch.join_wait_ms"] >= 0
     assert traced.attributes["gen_ai.request.model"] == "support-bot" and traced.attributes["raiwatch.violation"]
     evaluations = {e.attributes["gen_ai.evaluation.name"]: e.attributes for e in traced.events[:CHECKS]}
-    assert {"pii.regex@2", "harm.keywords@1", "refusal.keywords@1"} <= set(evaluations)
+    assert {"pii.regex@3", "harm.keywords@1", "refusal.keywords@1"} <= set(evaluations)
     assert evaluations["harm.keywords@1"]["gen_ai.evaluation.score.value"] == 1.0
     assert evaluations["harm.keywords@1"]["gen_ai.evaluation.score.label"] == "flagged"
     plain = spans["plain-1"]
