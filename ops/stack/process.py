@@ -50,7 +50,20 @@ class ManagedProcess:
                 env={**os.environ, **(env or {})},
             )
         self.pid_file.write_text(f"{proc.pid}\n")
+        self._await_exec(proc)
         return proc.pid
+
+    def _await_exec(self, proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
+        """Wait until the child runs the service (its command line carries the marker) or has
+        exited. Between fork and exec the child still shows the parent's command line; a
+        `pid()` in that window took it for a stranger, dropped the pid file and reported the
+        service dead while it went on starting, unmanaged (seen under load in CI)."""
+        deadline = time.monotonic() + timeout_s
+        while proc.poll() is None and time.monotonic() < deadline:
+            cmdline = _cmdline(proc.pid)
+            if cmdline is not None and self.marker in cmdline:
+                return
+            time.sleep(0.005)
 
     def stop(self, timeout_s: float = 30.0) -> str:
         """SIGTERM, wait up to `timeout_s`, then SIGKILL. Returns what happened, for the report."""
