@@ -24,6 +24,7 @@ PII_PATTERNS: dict[str, re.Pattern[str]] = {
     "credit_card": re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])"),
     "ipv4": re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b"),
 }
+_AUTH_PAIR = r"\bauth\s{0,2}=\s{0,2}\(\s{0,2}['\"]"  # a (user, password) pair in code: auth=("u", "p")
 SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
     "private_key": re.compile(r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----(?:.{0,20000}?-----END "
                               r"(?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----|.{0,20000})", re.DOTALL),
@@ -64,7 +65,7 @@ SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
     "cli_credentials": re.compile(
         r"(?:(?<=\s)-p|--pass(?:word)?[= ])['\"]?(?P<value>[^\s'\"]{4,200})"
         r"|(?<=\s)-u\s{1,3}['\"]?[^\s:'\"]{1,64}:(?P<value2>[^\s'\"]{6,400})"
-        r"|\bauth\s{0,2}=\s{0,2}\(\s{0,2}['\"][^'\"]{1,64}['\"]\s{0,2},\s{0,2}['\"](?P<value3>[^'\"]{4,200})['\"]"),
+        rf"|{_AUTH_PAIR}[^'\"]{{1,64}}['\"]\s{{0,2}},\s{{0,2}}['\"](?P<value3>[^'\"]{{4,200}})['\"]"),
     # Credentials inside a URI: scheme://user:password@host.
     "uri_credentials": re.compile(r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@]{1,100}:(?P<value>[^\s@/]{1,200})@"),
 }
@@ -102,7 +103,7 @@ CONTEXT_PATTERNS: dict[str, re.Pattern[str]] = {
     "username_quoted": re.compile(
         r"(?i:benutzer|utilisateur|usuario|utente|gebruiker|user)\s{0,3}[`'\"](?P<value>[A-Za-z0-9][A-Za-z0-9._@-]{2,63})[`'\"]"),
     # The user of a (user, password) pair in code: auth=("svc.build", "...").
-    "username_auth": re.compile(r"\bauth\s{0,2}=\s{0,2}\(\s{0,2}['\"](?P<value>[^'\"\s]{1,64})['\"]"),
+    "username_auth": re.compile(rf"{_AUTH_PAIR}(?P<value>[^'\"\s]{{1,64}})['\"]"),
     # Messenger ids: "WeChat ID zhangwei_sz88".
     "username_messenger": re.compile(
         r"\b(?:WeChat|Telegram|Skype|Discord|Signal|WhatsApp|Line)\s{1,3}(?:ID|id|handle|username)?:?\s{0,3}"
@@ -203,9 +204,8 @@ DIGIT_KINDS = {"phone", "us_ssn", "credit_card", "ipv4", "street_address", "date
 
 
 # Patterns split in parts, each with its own cheap gate, report one kind.
-REPORTED_AS = {"username_cli": "username", "username_auth": "username", "username_log": "username", "username_account": "username",
-               "username_quoted": "username", "username_messenger": "username", "person_signoff": "person",
-               "person_field": "person", "secret_camel": "secret_assignment"}
+REPORTED_AS = {**{f"username_{part}": "username" for part in ("cli", "auth", "log", "account", "quoted", "messenger")},
+               "person_signoff": "person", "person_field": "person", "secret_camel": "secret_assignment"}
 
 
 _ALL_HINTS = tuple(sorted({h for hints in HINTS.values() for h in hints}))

@@ -126,9 +126,9 @@ def ner_windows(text: str, max_chars: int, context_words: int = 6) -> list[tuple
 # a place or a nationality ("Ingrid Haugen" ORG, "Ifeoma Nwosu" GPE, "Florian" NORP): a two- or
 # three-word entity shaped like a name, with none of the words organisations and places use,
 # is taken as one (masked; a name alone is not a finding, see rules.NAMES_ALONE_SCORE).
-_NOT_IN_NAMES = re.compile(r"[=_@/:<>{}\[\]\d]")
 MISREAD_LABELS = frozenset({"ORG", "GPE", "NORP", "LOC", "FAC"})
 MISREAD_NAME_SCORE = 0.5
+_NOT_IN_NAMES = re.compile(r"[=_@/:<>{}\[\]\d]")  # a spaCy "person" holding these is code or data, not a name
 _NAME_WORD = re.compile(r"[A-ZÀ-Ý][a-zà-ÿ'’]+(?:-[A-Za-zà-ÿ][a-zà-ÿ'’]+)?")
 _NOT_NAME_WORDS = frozenset("""
     academy agency airlines airport alliance association authority bank bay beach board bridge building bureau
