@@ -12,12 +12,13 @@ from collections.abc import Sequence
 
 from ..schemas.common import Pillar
 from ..schemas.verdicts import EvidenceSpan
+from .form_fields import form_field_spans
 from .given_names import find_names
 from .scoring import Score, ScoringItem
 
 PII_PATTERNS: dict[str, re.Pattern[str]] = {
     # Bounded repetitions: a hostile megabyte of "a.a.a..." must not make a pattern quadratic.
-    "email": re.compile(r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}\b"),
+    "email": re.compile(r"\b[A-Za-z0-9._%+-]{1,64}(?:@|%40)[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}\b"),
     "phone": re.compile(r"(?<!\w)(?:\+?\d{1,3}[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]\d{3}[ .-]\d{4}(?!\w)"),
     # Numbers outside North America: a country code and groups ("+44 7700 914382", "+7 916 245-38-91",
     # "+14153920117"), a trunk 0 and groups ("06 71 24 98 35", "0151 28473916", "090-4318-2276"), an
@@ -31,7 +32,15 @@ PII_PATTERNS: dict[str, re.Pattern[str]] = {
     "credit_card": re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])"),
     # An IBAN, grouped or not (its mod-97 check in `_plausible`).
     "iban": re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"),
-    # Ids with a shape of their own: a Mexican CURP, an Italian codice fiscale.
+    # Ids with a shape of their own: a Singapore NRIC/FIN, a Hong Kong id, a Belgian national number,
+    # an Argentine CUIT/CUIL, a German social insurance number, a Mexican CURP, an Italian codice fiscale.
+    "nric": re.compile(r"\b[STFGM]\d{7}[A-Z]\b"),
+    "hkid": re.compile(r"\b[A-Z]{1,2}\d{6}\([0-9A]\)"),
+    "be_national_number": re.compile(r"\b\d{2}\.\d{2}\.\d{2}-\d{3}\.\d{2}\b"),
+    "ch_avs": re.compile(r"\b756\.\d{4}\.\d{4}\.\d{2}\b"),
+    "cl_rut": re.compile(r"(?<![\d.])\d{1,2}\.\d{3}\.\d{3}-[\dkK](?![\w-])"),
+    "cuit": re.compile(r"\b(?:20|23|24|27|30|33|34)-\d{8}-\d\b"),
+    "de_social_insurance": re.compile(r"\b\d{2} ?\d{6} ?[A-Z] ?\d{3}\b"),
     "curp": re.compile(r"\b[A-Z]{4}\d{6}[HMX][A-Z]{5}[A-Z0-9]\d\b"),
     "codice_fiscale": re.compile(r"\b[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]\b"),
     # A Brazilian CPF in its written form, 000.000.000-00.
@@ -64,9 +73,13 @@ SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
     "secret_assignment": re.compile(
         r"(?i)(?:\b|_)(?:password|passwd|pwd|pass(?:phrase|code)?|secret|token|api[_-]?key|access[_-]?key|"
         r"client[_-]?secret|account[_-]?key|shared[_-]?access[_-]?key|credentials?|passwort|kennwort|"
-        r"mot de passe|contrase[ñn]a|wachtwoord|senha|parola d'ordine)"
-        r"(?:\s{0,3}[:=]\s{0,3}|\s{1,3}(?:is|was|to|ist|est|es|è|é|is nu)\s{1,3}(?:now\s{1,3})?|\s{1,3}(?=['\"`]))[`'\"]?"
+        r"mot de passe|contrase[ñn]a|wachtwoord|senha|parola d'ordine|clave)"
+        r"[\"']?(?:[^\S\n]{0,24}[:=][^\S\n]{0,3}|\s{1,3}(?:is|was|to|ist|est|es|è|é|is nu)\s{1,3}(?:now\s{1,3})?|\s{1,3}(?=['\"`]))[`'\"]?"
         r"(?P<value>[^\s'\"`;,]{4,400})"),
+    # A secret in a table row named after it: "| `DB_PASSWORD` | `zL4!qR9w` |".
+    "secret_table": re.compile(
+        r"(?i)\|[^\S\n]*`?\w*(?:password|passwd|secret|token|api_?key|access_?key|credential)\w*`?[^\S\n]*\|[^\S\n]*`?"
+        r"(?P<value>[^\s`|]{6,400})`?[^\S\n]*\|"),
     # A camelCase or run-together name that says it is secret: `storePassword 'x'`, `PGPASSWORD='x'`.
     "secret_camel": re.compile(
         r"(?:(?<=[a-z])(?:Password|Passwd|Passphrase|Secret|Token)|(?<=[A-Z])(?:PASSWORD|PASSWD|SECRET|TOKEN))\s{0,3}(?:[:=]\s{0,3}|(?=['\"`]))['\"`]?"
@@ -86,12 +99,13 @@ SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
         r"|(?<=\s)-u\s{1,3}['\"]?[^\s:'\"]{1,64}:(?P<value2>[^\s'\"]{6,400})"
         rf"|{_AUTH_PAIR}[^'\"]{{1,64}}['\"]\s{{0,2}},\s{{0,2}}['\"](?P<value3>[^'\"]{{4,200}})['\"]"),
     # Credentials inside a URI: scheme://user:password@host.
-    "uri_credentials": re.compile(r"\b[a-z][a-z0-9+.-]{1,20}://(?P<value>[^\s:/@]{1,100}:[^\s/]{1,200})@(?=[\w.-]+(?:[:/?]|\s|$))"),
+    "uri_credentials": re.compile(r"\b[a-z][a-z0-9+.-]{1,20}://(?P<value>[^\s:/@]{0,100}:[^\s/]{1,200})@(?=[\w.-]+(?:[:/?]|\s|$))"),
 }
 _UK_POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}"
 # Street types that come before the street's name, in any letter case ("Via Garibaldi", "rue de Rivoli").
 _STREET_FIRST = (r"(?i:rue|avenue|boulevard|bd|chemin|place|via|viale|piazza|corso|calle|avenida|plaza|paseo|rua|"
-                 r"travessa|largo|carrer|allée|allee|impasse|quai|cours|route|square|ronda|camino|strada|vicolo|ul\.|al\.)\s+"
+                 r"travessa|largo|carrer|allée|allee|impasse|quai|cours|route|square|ronda|camino|strada|vicolo|ul\.|al\.|"
+                 r"jr\.|av\.|avda\.)\s+"
                  r"(?:(?:de|del|della|da|do|des|du|la|le|l')\s+)?[A-ZÀ-Ý][\w'À-ÿ-]{1,30}"
                  r"(?:\s+[A-ZÀ-Ý][\w'À-ÿ-]{1,30}){0,2}")
 _ADDRESS_TAIL = (r"(?:,?\s{1,3}(?:\d{1,2}\s?[ºª°]\s?[A-Za-z]?\b|(?:\d{4,5}|\d{4}\s?[A-Z]{2}|\d{4,5}-\d{3}|\d{2}-\d{3})\s{1,2}[A-ZÀ-Ý][\w'À-ÿ-]{1,30}|"
@@ -102,8 +116,8 @@ CONTEXT_PATTERNS: dict[str, re.Pattern[str]] = {
     "date_of_birth": re.compile(
         r"(?i)\b(?:born(?:\s+on)?|date\s+of\s+birth|d\.?o\.?b\.?|birth\s?date|birthday|geboren(?:\s+am)?|"
         r"geburtsdatum|n[ée]e?\s+le|date\s+de\s+naissance|nacid[oa]\s+el|fecha\s+de\s+nacimiento|nat[oa]\s+il|"
-        r"data\s+di\s+nascita|geboortedatum|geboren\s+op|naci[óo]|nasci(?:do|da|ó)|nat[oa])"
-        r"(?:\s{1,3}(?:[a-zäöüéè]{1,6}))?(?:\s{1,3}(?:[a-zäöüéè]{1,6}))?\s{0,3}(?:[:,-]|is|was|on|of|am|el|le|il|em|op)?\s{0,3}(?:on\s+)?"
+        r"data\s+di\s+nascita|data\s+de\s+nascimento|geboortedatum|geboren\s+op|geb\.|naci[óo]|nasci(?:do|da|ó)|nat[oa])"
+        r"(?:\s{1,3}(?:[a-zäöüéè]{1,6}|[A-ZÀ-Ý][a-zà-ÿ]{1,15}))?(?:\s{1,3}(?:[a-zäöüéè]{1,6}|[A-ZÀ-Ý][a-zà-ÿ]{1,15}))?\s{0,3}(?:[:,-]|is|was|on|of|am|el|le|il|em|op)?\s{0,3}(?:on\s+)?"
         r"(?P<value>\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}(?:st|nd|rd|th)?\.?\s+(?:de\s+)?[A-Za-zéû]{3,10}\.?\s+(?:de\s+)?\d{4}|"
         r"[A-Za-z]{3,10}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4})"),
     # A record that has a birth-date field lists birth dates without the cue beside each one
@@ -116,12 +130,17 @@ CONTEXT_PATTERNS: dict[str, re.Pattern[str]] = {
         r"national\s+insurance(?:\s+(?:no|number))?|NI\s+(?:no|number)|"
         r"aadhaar(?:\s+(?:no|number))?|PAN(?:\s+(?:no|number))?|CPF|SIN|social\s+insurance\s+number|"
         r"social\s+security(?:\s+(?:no|number))?|codice\s+fiscale|C\.F\.|DNI|NIE|NIF|NIR|BSN|CURP|RFC|RG|PESEL|"
+        r"P\.\s?IVA|partita\s+IVA|VAT(?:\s+(?:no|number|id))?|USt-?IdNr\.?|TVA|NIPC|SIRET|SIREN|ABN|RUT|RUC|AVS|"
+        r"NRIC|HKID|CUIL|CUIT|CBU|CVU|rijksregisternummer|registre\s+national|national\s+register|"
+        r"sozialversicherungsnummer|versichertennummer|krankenversicherungsnummer|tessera\s+sanitaria|"
+        r"(?:n\.?º\s+de\s+)?utente(?:\s+SNS)?|NHS(?:\s+(?:no|number))?|medicare(?:\s+(?:no|number))?|"
         r"steuer-?id|tax\s+id|"
         r"driv(?:er'?s|ing)\s+licen[cs]e(?:\s+(?:no|number|#))?|patente|permis\s+de\s+conduire|führerschein(?:nummer)?|"
         r"rijbewijs(?:nummer)?|carnet\s+de\s+conducir|carta\s+de\s+condução|carte\s+d'identité|carta\s+d'identità|"
         r"(?:personal)?ausweis(?:nummer)?|id(?:entity)?\s+(?:card\s+)?(?:no|number)|"
-        r"licen[cs]e\s+plate|plate(?:\s+(?:no|number))?|kennzeichen|immatricul\w{0,6}|matr[ií]cula|targat?[ao]?|kenteken|"
-        r"registration(?:\s+(?:no|number|mark))?(?=\s{1,3}(?-i:[A-Z]{1,3}[- ]?\d))|"
+        r"licen[cs]e\s+plate|plate(?:\s+(?:no|number))?|nummerplaat|plaque\s+(?:d'immatriculation|du\s+véhicule)|"
+        r"placa(?:\s+d[eo]l?\s+(?:veículo|vehículo|carro|coche|auto))?(?=\s{0,2}:|\s+d[eo]l?\s)|kennzeichen|immatricul\w{0,6}|matr[ií]cula|targat?[ao]?|kenteken|"
+        r"(?:registration|reg\.)(?:\s+(?:no|number|mark))?(?=\s{1,3}(?-i:[A-Z]{1,3}[- ]?\d))|"
         r"(?:bank\s+)?account\s+(?:no|number|#))\.?"
         # "NIE: X…", "passport number is …", or a few words and a verb between: "El NIE de Carlos
         # Ruiz es X…", "Het kenteken van de auto is GZ-…", "Steuer-ID lautet …"
@@ -132,21 +151,38 @@ CONTEXT_PATTERNS: dict[str, re.Pattern[str]] = {
     # An id in a record's field: "tc_kimlik_no": "55333147854", passport_number: X1234567, nino = "QQ123456C".
     "id_field": re.compile(
         r"(?i)[\"']?\b\w{0,20}(?:ssn|kimlik|passport|national_?id|tax_?id|nif|cpf|curp|bsn|dni|pesel|nino|aadhaar|"
-        r"codice_?fiscale|steuer_?id|licen[cs]e_?(?:no|number|id)|id_?number|id_?card)\w{0,12}[\"']?\s{0,2}[:=]\s{0,2}[\"']?"
+        r"codice_?fiscale|steuer_?id|licen[cs]e_?(?:no|number|id)|id_?number|id_?card|account_?(?:no|number|num)|"
+        r"acct_?(?:no|number|num)|sort_?code|routing_?number|cbu|cvu|nhs_?(?:no|number)|medicare|insurance_?(?:no|number|id))"
+        r"\w{0,12}[\"']?\s{0,2}[:=]\s{0,2}[\"']?"
         r"(?P<value>(?-i:[A-Z0-9][A-Z0-9 .-]{3,28}[A-Z0-9]))(?![\w-])"),
+    # A user in a record's field, an SSH config or a query string: "sub": "user_84213",
+    # `User deploy_mchen`, ?log=rkowalski.
+    "username_field": re.compile(
+        r"(?i:[\"'](?:sub|user|username|user_?name|login|uid|user_?id|userid)[\"']\s{0,2}:\s{0,2}[\"'])"
+        r"(?P<value>[A-Za-z0-9][A-Za-z0-9._@-]{2,63})[\"']"
+        r"|^[^\S\n]*User[^\S\n]+(?P<value2>[a-z_][a-z0-9._-]{1,31})[^\S\n]*$"
+        r"|[?&](?:log|user|username|login|uid)=(?P<value3>[A-Za-z0-9][A-Za-z0-9._%-]{2,63})", re.MULTILINE),
+    # A user on a host: `deploy@10.0.0.5`, `ssh admin@bastion:22` (an e-mail address has a domain).
+    "user_at_host": re.compile(r"(?<![\w.%+-])(?P<value>[a-z_][a-z0-9_.-]{1,31})@(?=\d{1,3}(?:\.\d{1,3}){3}\b)"),
     # A door, lockbox or alarm code: "the lockbox code for the key is 7316".
     "access_code": re.compile(
         r"(?i)\b(?:lockbox|key\s?box|door|gate|alarm|entry|access|building|safe)\s+code\b(?:\s{1,3}[\w'-]{1,10}){0,4}?"
         r"\s{0,3}(?:[:=]|is|was)\s{0,3}[`'\"]?(?P<value>\d{4,8})\b"),
+    # An address after its label, up to the end of the line or the next field: "Adres: Kouter 56,
+    # 9000 Gent", "Morada: Rua ..., 1050-243 Lisboa" (a label, a colon, a house number in it).
+    "address_label": re.compile(
+        r"(?i:\b(?:home\s+)?address|adres|adresse|anschrift|wohnadresse|morada|endereço|dirección|domicilio|indirizzo|"
+        r"residenza)\s?:[^\S\n]{0,3}(?P<value>(?=[^\n]{0,60}\d)[^\n;|]{4,100}?)(?=[^\S\n]*(?:\n|$|;|\||\s[-–]\s|\.\s))"),
     # A phone number after the word for one: "teléfono 612 48 73 90", "telemóvel 912 384 657".
     "phone_cued": re.compile(
         r"(?i)\b(?:phone|tel|telephone|mobile|cell|handy|telefon|téléphone|portable|teléfono|telefono|cellulare|"
-        r"telefoon|mobiel|telefone|telemóvel|celular|whatsapp|contacto|contato|numéro|número|numero|nummer)\b\.?(?:\s{1,3}(?:no|number|nr|n°))?\.?\s{0,3}[:=]?\s{0,3}"
-        r"(?:(?:is|est|es|è|é|ist|op|au|al|:)\s{1,3})?(?P<value>\+?\(?\d[\d ()./-]{6,20}\d)(?![\w-])"),
+        r"telefoon|mobiel|telefone|telemóvel|celular|whatsapp|contacto|contato|numéro|número|numero|nummer|gsm|móvil|movil|"
+        r"cel|sms|text|call|ring|reach\s+\w{2,4})\b\.?(?:\s{1,3}(?:no|number|nr|n°))?\.?\s{0,3}[:=]?\s{0,3}"
+        r"(?:(?:is|est|es|è|é|ist|op|au|al|at|on|unter|em|no|ao|a|me\s+at|her\s+at|him\s+at|them\s+at|:)\s{1,3})?(?P<value>\+?\(?\d[\d ()./-]{6,20}\d)(?![\w-])"),
     # A card's security code: "CVV 318".
     "card_security_code": re.compile(
-        r"(?i)\b(?:cvv2?|cvc2?|csc|cid|security\s+code|código\s+de\s+seguridad|cryptogramme)\b\s{0,3}[:=]?\s{0,3}"
-        r"(?:is\s{1,3})?(?P<value>\d{3,4})\b"),
+        r"(?i)\b(?:cvv2?|cvc2?|csc|cid|security[\s_]+code|código\s+de\s+seguridad|cryptogramme)\b[\"']?\s{0,3}[:=]?\s{0,3}"
+        r"(?:is\s{1,3})?[\"']?(?P<value>\d{3,4})\b"),
     # A name after a form's label: "Full name: Ananya Krishnamurthy", "Recipient: Kenji Watanabe",
     # "Nombre: Lucía Ramos Ortega" (initials and particles allowed).
     "person_label": re.compile(
@@ -155,8 +191,14 @@ CONTEXT_PATTERNS: dict[str, re.Pattern[str]] = {
         r"(?P<value>[A-ZÀ-Ý][\w'’À-ÿĀ-ɏḀ-ỿ-]{1,30}(?:[^\S\n]{1,2}(?:[A-Z]\.|(?:de|van|von|der|den|da|di|del|la|le|dos|"
         r"das|du|bin)|[A-ZÀ-Ý][\w'’À-ÿĀ-ɏḀ-ỿ-]{1,30})){1,3})"),
     "username": re.compile(
-        r"(?i)(?:\b|_)(?:user\s?name|login|user(?:[\s_-]?id)?|uid|benutzer(?:name)?|utilisateur|usuario|utente|gebruikersnaam)"
-        r"\s{0,3}(?:[:=]|\s(?:is|was)\s)\s{0,3}[`'\"]?(?P<value>[A-Za-z0-9][A-Za-z0-9._@-]{2,63})"
+        r"(?i)(?:\b|_)(?:user\s?name|login|user[\s_-]?id|uid|benutzer(?:name)?|utilisateur|usuario|utente|gebruikersnaam)"
+        r"[\"']?(?:[^\S\n]{0,24}[:=]|\s(?:is|was)\s)\s{0,3}[`'\"]?(?P<value>[A-Za-z0-9][A-Za-z0-9._@-]{2,63})"
+        # after a bare "user" ("User: Hello" is a chat transcript, "the user is never ..." prose):
+        # only a name with a digit, a dot, an underscore or an @
+        r"|(?i:\buser)[\"']?(?:[^\S\n]{0,24}[:=]|\s(?:is|was)\s)\s{0,3}[`'\"]?"
+        r"(?P<value4>(?=[A-Za-z0-9._@-]*[\d_.@-])[A-Za-z0-9][A-Za-z0-9._@-]{2,63})"
+        # a config key: DB_USER: x, REGISTRY_USER="x", USER=x
+        r"|(?:_(?i:user)|\bUSER)[\"']?[^\S\n]{0,24}[:=][^\S\n]{0,3}[`'\"]?(?P<value5>[A-Za-z0-9][A-Za-z0-9._@-]{2,63})"
         # "username lorenzo_ferri91": no verb, but a name with a digit, a dot or an underscore
         r"|(?i:\b(?:user\s?name|login|benutzername|utilisateur|usuario|utente|gebruikersnaam))\s{1,3}"
         r"(?P<value2>[a-z0-9][a-z0-9._-]*[_.\d][a-z0-9._-]*[a-z0-9])\b"
@@ -215,19 +257,24 @@ CONTEXT_PATTERNS: dict[str, re.Pattern[str]] = {
         r"Pkwy|Square|Sq|Circle|Cir|Highway|Hwy)\b\.?"
         r"(?:,?\s{1,3}(?:Apt|Apartment|Suite|Ste|Unit|Floor|Fl|#)\.?\s{0,2}[\w-]{1,6})?"
         r"(?:,?\s{1,3}[A-Z][A-Za-z]{1,20}(?:\s[A-Z][A-Za-z]{1,20}){0,2},?\s{1,3}[A-Z]{2}\s{1,3}"
-        r"(?:\d{5}(?:-\d{4})?|[A-Z]\d[A-Z]\s?\d[A-Z]\d))?" + _ADDRESS_TAIL +
-        r"|\b(?:[A-ZÄÖÜ][a-zäöüß]{2,20}\s)?[A-ZÄÖÜ][a-zäöüß]{2,30}(?:straße|strasse|str\.|weg|gasse|platz|allee|laan|straat|"
+        r"(?:\d{5}(?:-\d{4})?|[A-Z]\d[A-Z]\s?\d[A-Z]\d))?" + _ADDRESS_TAIL),
+    # (Split in parts, each with its own cheap gate: one pattern with every alternative cost a
+    # regex attempt at every digit of every text.)
+    "street_address_de": re.compile(
+        r"\b(?:[A-ZÄÖÜ][a-zäöüß]{2,20}\s)?[A-ZÄÖÜ][a-zäöüß]{2,30}(?:straße|strasse|str\.|weg|gasse|platz|allee|laan|straat|"
         r"plein|gracht|kade|singel)\s{1,3}\d{1,4}[a-zA-Z]?\b" + _ADDRESS_TAIL +
         r"|\b[A-ZÄÖÜ][a-zäöüß]{2,30}\s(?:Straße|Strasse|Str\.|Weg|Allee|Platz|Gasse|Ring|Damm|Ufer|Laan|Straat|Plein|"
         r"Gracht|Kade|Singel|Dijk)\s{1,3}\d{1,4}[a-zA-Z]?\b"
-        + _ADDRESS_TAIL +
-        # the number before the street ("12 rue de Rivoli") or after it ("Calle de Alcalá 214");
-        # without a number "via Zoom" or "place the order" is no address
-        r"|\b\d{1,4},?\s+" + _STREET_FIRST + _ADDRESS_TAIL +
-        r"|(?:\b|(?<=\s))" + _STREET_FIRST + r",?\s{1,3}(?:n\.?\s?|nº\s?)?\d{1,4}[a-z]?(?:/\d{1,4})?\b" + _ADDRESS_TAIL +
-        # any other street with a house number, when a city and its postcode follow
-        # ("23 Derb Sidi Bouloukat, Marrakech 40000")
-        r"|\b\d{1,4}[a-z]?\s+(?:[A-ZÀ-Ý][\w'À-ÿ-]{1,30}\s+|(?:y|de|la|del|da|di|van|der|des|du|al|el)\s+){1,4}?"
+        + _ADDRESS_TAIL),
+    # the number before the street ("12 rue de Rivoli") or after it ("Calle de Alcalá 214");
+    # without a number "via Zoom" or "place the order" is no address
+    "street_address_first": re.compile(
+        r"\b\d{1,4},?\s+" + _STREET_FIRST + _ADDRESS_TAIL +
+        r"|(?:\b|(?<=\s))" + _STREET_FIRST + r",?\s{1,3}(?:n\.?\s?|nº\s?)?\d{1,4}[a-z]?(?:/\d{1,4})?\b" + _ADDRESS_TAIL),
+    # any other street with a house number, when a city and its postcode follow
+    # ("23 Derb Sidi Bouloukat, Marrakech 40000")
+    "street_address_city": re.compile(
+        r"\b\d{1,4}[a-z]?\s+(?:[A-ZÀ-Ý][\w'À-ÿ-]{1,30}\s+|(?:y|de|la|del|da|di|van|der|des|du|al|el)\s+){1,4}?"
         r"[A-ZÀ-Ý][\w'À-ÿ-]{1,30},\s{1,2}"
         r"[A-ZÀ-Ý][\w'À-ÿ-]{1,30}(?:\s[A-ZÀ-Ý][\w'À-ÿ-]{1,30})?\s{1,2}(?:\d{4,6}|" + _UK_POSTCODE + r")\b"),
 }
@@ -237,6 +284,9 @@ OPAQUE_TOKEN = "opaque_token"  # masked in storage, not a finding: a long random
 _OPAQUE = re.compile(r"(?<![\w/+=.@:-])[A-Za-z0-9+/_=.-]{24,400}(?![\w/+=.@-])")
 
 
+_NOT_USERNAMES = frozenset({"required", "needed", "optional", "disabled", "enabled", "failed", "successful", "invalid",
+                            "unknown", "none", "null", "empty", "here", "there", "the", "this", "that", "your", "their",
+                            "page", "form", "screen", "details", "information", "input", "name", "data", "account"})
 _DATE_SHAPE = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}")
 
 
@@ -261,6 +311,7 @@ def _luhn_ok(digits: str) -> bool:
 
 
 DIGIT_RUN = "digit_run"  # masked in storage, not a finding: a card-like number that fails the Luhn check
+UNREPORTED = frozenset({"digit_run", "opaque_token"})
 DIGIT = re.compile(r"\d")
 # What a text must contain for a pattern to have any chance: one `in` test instead of a regex
 # scan, which keeps the storage masker cheap on the common text that holds nothing to mask.
@@ -271,29 +322,45 @@ HINTS: dict[str, tuple[str, ...]] = {
                        "saluti", "groet"),
     "username_cli": (" -u ", " -U ", "--user", "cn="),
     "username_messenger": ("WeChat", "Telegram", "Skype", "Discord", "Signal", "WhatsApp", "Line "),
+    "secret_table": ("|",),
+    "street_address": ("Street", "St", "Ave", "Road", "Rd", "Boulevard", "Blvd", "Lane", "Ln", "Drive", "Dr", "Way",
+                       "Court", "Ct", "Place", "Pl", "Terrace", "Parkway", "Pkwy", "Square", "Sq", "Circle", "Cir",
+                       "Highway", "Hwy"),
     "secret_camel": ("Password", "Passwd", "Passphrase", "Secret", "Token", "PASSWORD", "PASSWD", "SECRET", "TOKEN"),
     "private_key": ("-----BEGIN",), "jwt": ("eyJ",), "api_key": ("sk-",), "stripe_key": ("_live_", "_test_"),
     "aws_access_key": ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"),
     "github_token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), "slack_token": ("xox",),
-    "slack_webhook": ("hooks.slack.com",), "google_api_key": ("AIza",), "email": ("@",), "telegram_bot_token": (":AA",),
+    "slack_webhook": ("hooks.slack.com",), "google_api_key": ("AIza",), "email": ("@", "%40"), "telegram_bot_token": (":AA",),
 }
 LOWER_HINTS = {
+    "aws_secret_key": ("aws", "secret", "key", "credential"),
     "secret_assignment": ("pass", "pwd", "secret", "token", "key", "credential", "kennwort", "mot de passe", "contrase",
-                          "wachtwoord", "senha", "parola"),
+                          "wachtwoord", "senha", "parola", "clave"),
     "uri_credentials": ("://",),
     "prefixed_token": ("dckr_pat_", "npm_", "glpat-", "hf_", "pypi-", "whsec_", "gocspx-", "shpat_", "shpss_", "shpca_",
                        "xapp-", "sg.", "key-"),
-    "date_of_birth": ("born", "birth", "dob", "d.o.b", "geboren", "geburt", "née", "ne le", "né le", "naissance",
+    "date_of_birth": ("born", "birth", "dob", "d.o.b", "geboren", "geburt", "geb.", "nascimento", "née", "ne le", "né le", "naissance",
                       "nacid", "nacimiento", "nato", "nata", "nascita", "geboorte", "nació", "nacio", "nascid", "nasció"),
     "phone_cued": ("phone", "tel", "mobile", "cell", "handy", "portable", "mobiel", "celular", "whatsapp", "contact",
-                   "contato", "numéro", "número", "numero", "nummer"),
+                   "contato", "numéro", "número", "numero", "nummer", "gsm", "móvil", "movil", "cel", "sms", "text",
+                   "call", "ring", "reach"),
     "id_field": ("ssn", "kimlik", "passport", "national", "tax", "nif", "cpf", "curp", "bsn", "dni", "pesel", "nino",
-                 "aadhaar", "codice", "steuer", "licen", "id_n", "idn", "id_c", "idc"),
+                 "aadhaar", "codice", "steuer", "licen", "id_n", "idn", "id_c", "idc", "account", "acct", "sort",
+                 "routing", "cbu", "cvu", "nhs", "medicare", "insurance"),
+    "username_field": ('"sub"', "'sub'", "user", "login", "uid", "?log=", "&log="),
     "access_code": (" code",),
+    "user_at_host": ("@",),
     "card_security_code": ("cvv", "cvc", "csc", "cid", "security code", "seguridad", "cryptogramme"),
     "person_label": ("name", "recipient", "customer", "patient", "holder", "nombre", "nom", "naam", "empfänger",
                      "destinat", "titular", "intestatario", "client", "klant", "kunde"),
-    "date_of_birth_listed": ("birth", "dob", "geburt", "naissance", "nacimiento", "nascita", "geboorte"),
+    "street_address_de": ("str", "weg", "gasse", "platz", "allee", "laan", "straat", "plein", "gracht", "kade", "singel",
+                          "ring", "damm", "ufer", "dijk"),
+    "street_address_first": ("rue", "avenue", "boulevard", "bd", "chemin", "place", "via", "piazza", "corso", "calle",
+                             "avenida", "plaza", "paseo", "rua", "travessa", "largo", "carrer", "allée", "impasse",
+                             "quai", "cours", "route", "square", "ronda", "camino", "strada", "vicolo", "ul.", "al.",
+                             "jr.", "av.", "avda."),
+    "street_address_city": (", ",),
+    "date_of_birth_listed": ("birth", "dob", "geburt", "naissance", "nacimiento", "nascita", "nascimento", "geboorte"),
     "secret_in_prose": ("pass", "kennwort", "contrase", "wachtwoord", "senha", "pin"),
     "cli_credentials": (" -p", "--pass", "--requirepass", " -u", "auth"),
     "handle": ("@", ".com/", ".com:", "t.me/"),
@@ -302,9 +369,15 @@ LOWER_HINTS = {
                     "id no", "id number", "id card", "identity", "plate", "kennzeichen", "immatriculation", "matr",
                     "targa", "kenteken", "account no", "account number", "account #", "passeport", "pasaporte",
                     "passaporto", "paspoort", "reisepass", "registration", "nif", "curp", "rfc", "licen", "patente",
-                    "permis", "führerschein", "rijbewijs", "carnet", "carta d", "carte d", "c.f.", "rg ", "pesel"),
+                    "permis", "führerschein", "rijbewijs", "carnet", "carta d", "carte d", "c.f.", "rg ", "pesel",
+                    "nric", "hkid", "cuil", "cuit", "cbu", "cvu", "rijksregister", "registre national",
+                    "national register", "versicherungsnummer", "versichertennummer", "tessera", "utente", "nhs",
+                    "medicare", "nummerplaat", "plaque", "placa", "iva", "vat", "ust", "tva", "nipc", "siret", "siren",
+                    "abn", "rut", "ruc", "avs", "reg."),
     "username": ("user", "login", "benutzer", "utilisateur", "usuario", "utente", "gebruikersnaam", "uid", "account"),
     "username_log": (" for ",),
+    "address_label": ("address", "adres", "anschrift", "morada", "endereço", "dirección", "domicilio", "indirizzo",
+                      "residenza"),
     "username_for": (" for ", " für ", " pour ", " para ", " per ", " voor "),
     "username_account": ("account ",),
     "username_auth": ("auth",),
@@ -316,7 +389,9 @@ LOWER_HINTS = {
 # Kinds whose every match holds a digit: skipped on texts without one.
 DIGIT_KINDS = {"phone", "us_ssn", "credit_card", "ipv4", "street_address", "date_of_birth", "national_id", "cpf",
                "telegram_bot_token", "date_of_birth_listed", "phone_intl", "phone_cued", "card_security_code", "iban",
-               "curp", "codice_fiscale", "id_field", "access_code"}
+               "curp", "codice_fiscale", "id_field", "access_code", "street_address_de", "street_address_first",
+               "street_address_city", "address_label", "nric", "hkid", "be_national_number",
+               "cuit", "de_social_insurance", "ch_avs", "cl_rut"}
 
 
 # Patterns split in parts, each with its own cheap gate, report one kind.
@@ -324,26 +399,27 @@ REPORTED_AS = {**{f"username_{part}": "username" for part in ("cli", "auth", "lo
                                                               "messenger")},
                "person_signoff": "person", "person_field": "person", "secret_camel": "secret_assignment",
                "cpf": "national_id", "curp": "national_id", "codice_fiscale": "national_id", "date_of_birth_listed": "date_of_birth", "phone_intl": "phone", "phone_cued": "phone",
-               "person_label": "person", "id_field": "national_id"}
+               "person_label": "person", "id_field": "national_id", "username_field": "username",
+               "address_label": "street_address", "nric": "national_id", "hkid": "national_id",
+               "be_national_number": "national_id", "cuit": "national_id", "de_social_insurance": "national_id",
+               "ch_avs": "national_id", "cl_rut": "national_id", "secret_table": "secret_assignment",
+               "user_at_host": "username", "street_address_de": "street_address",
+               "street_address_first": "street_address", "street_address_city": "street_address"}
 
 
 _ALL_HINTS = tuple(sorted({h for hints in HINTS.values() for h in hints}))
 _ALL_LOWER_HINTS = tuple(sorted({h for hints in LOWER_HINTS.values() for h in hints}))
 
 
-def _hints_in(text: str, lowered: str) -> tuple[frozenset[str], frozenset[str]]:
-    """The hints a text holds, found once per text (each kind then asks a set, not the text)."""
-    return (frozenset([h for h in _ALL_HINTS if h in text]), frozenset([h for h in _ALL_LOWER_HINTS if h in lowered]))
+def _plan() -> list[tuple[str, re.Pattern[str], bool, frozenset[str] | None, frozenset[str] | None]]:
+    """Each pattern with its gates, built once: (kind, pattern, needs a digit, hints, lower-case hints)."""
+    return [(kind, pattern, kind in DIGIT_KINDS,
+             frozenset(HINTS[kind]) if kind in HINTS else None,
+             frozenset(LOWER_HINTS[kind]) if kind in LOWER_HINTS and kind not in HINTS else None)
+            for patterns in (SECRET_PATTERNS, PII_PATTERNS, CONTEXT_PATTERNS) for kind, pattern in patterns.items()]
 
 
-def _may_match(kind: str, has_digit: bool, found: tuple[frozenset[str], frozenset[str]]) -> bool:
-    if kind in DIGIT_KINDS and not has_digit:
-        return False
-    if kind in HINTS:
-        return not found[0].isdisjoint(HINTS[kind])
-    if kind in LOWER_HINTS:
-        return not found[1].isdisjoint(LOWER_HINTS[kind])
-    return True
+_PLAN = _plan()
 
 
 def _plausible(kind: str, value: str) -> bool:
@@ -357,6 +433,8 @@ def _plausible(kind: str, value: str) -> bool:
         return 8 <= sum(c.isdigit() for c in value) <= 13 and not _DATE_SHAPE.fullmatch(value)
     if kind == "iban":
         return _iban_ok(value)
+    if kind == "username":  # "Username: Hello" or "login is required": a word, not a user's name
+        return not (value.isalpha() and (value.istitle() or value.lower() in _NOT_USERNAMES))
     if kind == "aws_secret_key":  # base64, not a 40-letter identifier or a lower-case hex digest
         return (sum(c.isupper() for c in value) >= 2 and sum(c.islower() for c in value) >= 2
                 and any(c.isdigit() or c in "/+" for c in value))
@@ -393,24 +471,43 @@ def find_pii(text: str) -> list[tuple[int, int, str]]:
     not reported as findings."""
     spans: list[tuple[int, int, str]] = []
     has_digit = DIGIT.search(text) is not None
-    found = _hints_in(text, text.lower())
-    for patterns in (SECRET_PATTERNS, PII_PATTERNS, CONTEXT_PATTERNS):
-        for kind, pattern in patterns.items():
-            if not _may_match(kind, has_digit, found):
+    # Every hint looked up once per text (a C-level loop); a pattern runs only where its gates pass.
+    lowered = text.lower()
+    present = frozenset([h for h in _ALL_HINTS if h in text])
+    present_lower = frozenset([h for h in _ALL_LOWER_HINTS if h in lowered])
+    for kind, pattern, needs_digit, hints, lower_hints in _PLAN:
+        if (needs_digit and not has_digit) or (hints is not None and hints.isdisjoint(present)) or (
+                lower_hints is not None and lower_hints.isdisjoint(present_lower)):
+            continue
+        for match in pattern.finditer(text):
+            if kind == "credit_card" and not _luhn_ok(match.group()):
+                kind_found = DIGIT_RUN
+            else:
+                kind_found = REPORTED_AS.get(kind, kind)
+            start, end = _value_span(match)
+            if not (_plausible(kind, text[start:end]) and _plausible(kind_found, text[start:end])):
                 continue
-            for match in pattern.finditer(text):
-                if kind == "credit_card" and not _luhn_ok(match.group()):
-                    kind_found = DIGIT_RUN
-                else:
-                    kind_found = REPORTED_AS.get(kind, kind)
-                start, end = _value_span(match)
-                if not (_plausible(kind, text[start:end]) and _plausible(kind_found, text[start:end])):
-                    continue
-                spans.append((start, end, kind_found))
+            spans.append((start, end, kind_found))
     spans.extend((start, end, "person") for start, end in find_names(text))
+    spans.extend(form_field_spans(text))
     if has_digit:
         spans.extend((m.start(), m.end(), OPAQUE_TOKEN) for m in _OPAQUE.finditer(text) if _looks_random(m.group()))
-    return merge_spans(spans)
+    return merge_spans(spans + _repeats(text, spans))
+
+
+def _repeats(text: str, spans: Sequence[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Every other occurrence of a value found once: a user named in a log line and again in
+    the sentence after it ("the login of `jvanderberg`") needs no cue the second time."""
+    values = {text[start:end]: kind for start, end, kind in spans if end - start >= 4 and kind not in UNREPORTED}
+    found = []
+    for value, kind in values.items():
+        start = text.find(value)
+        while start != -1:
+            end = start + len(value)
+            if (start == 0 or not text[start - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
+                found.append((start, end, kind))
+            start = text.find(value, end)
+    return found
 
 
 def merge_spans(spans: Sequence[tuple[int, int, str]]) -> list[tuple[int, int, str]]:

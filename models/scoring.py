@@ -52,6 +52,11 @@ class Score:
     error: str = ""
     redacted: dict[str, str] = field(default_factory=dict)
     threshold: float | None = None
+    # A lower threshold this score passed without being flagged, and the categories it would
+    # have: a finding only where another check corroborates it (a possible harmful request
+    # whose reply gives harmful help). `categories` stays empty: it holds flagged findings only.
+    lenient_threshold: float | None = None
+    lenient_categories: tuple[str, ...] = ()
     storage_masked: bool = False  # `redacted` already went through the storage masker (`rules.mask_sensitive`)
 
     @property

@@ -191,7 +191,7 @@ class JudgeSettings(_Group):
                     "verdicts/s (raise the batch size for a GPU judge).")
     transaction_timeout_s: float = Field(
         default=120.0, gt=0, description="Judge batches take seconds on a CPU: their transactions may stay open longer.")
-    band: tuple[float, float] = Field(default=(0.35, 0.65), description="Scores in this band are uncertain and go to the judge.")
+    band: tuple[float, float] = Field(default=(0.35, 0.65), description="Scores in this band are uncertain and go to the judge; for a check with its own threshold the band moves to centre on it (0.35-0.65 around a threshold of 0.3: 0.15-0.45).")
     high_risk_categories: list[str] = Field(
         default_factory=lambda: ["S1.violent_crimes", "S9.weapons", "S11.self_harm"],
         description="Categories always sent to the judge.")

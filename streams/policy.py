@@ -7,12 +7,14 @@ Policies are code (YAML files, `policy_files.py`); a worker judges under the set
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 
 from ..models.rules import find_pii, mask_sensitive, merge_spans, redact
 from ..models.scoring import Score
 from ..ops.settings import RaiwatchSettings
 from ..schemas.common import Pillar
+from ..schemas.verdicts import EvidenceSpan
 from .policy_files import default_policy_dir, load_policies
 from .policy_set import PolicySet
 
@@ -94,11 +96,71 @@ def redacted_texts(prompt: str, output: str, scores: Sequence[Score]) -> tuple[s
     return masked("prompt", prompt), masked("output", output)
 
 
+_MASK_TOKEN = re.compile(r"<[A-Z_]{2,40}>")
+
+
+def offset_map(original: str, masked: str) -> Callable[[int, bool], int] | None:
+    """Maps an offset in `original` to the same place in `masked` (the text with spans replaced
+    by `<KIND>` tokens), so evidence found in the original points into what is stored: the text
+    between tokens is found in the original in order; an offset inside a masked span goes to its
+    token's start (a span's start) or end (a span's end). None when the texts do not align."""
+    if original == masked:
+        return lambda offset, _end: offset
+    pieces: list[tuple[int, int, int]] = []  # (original start, masked start, length) of each kept piece
+    pos_original = pos_masked = 0
+    for token in [*_MASK_TOKEN.finditer(masked), None]:
+        piece_end = token.start() if token else len(masked)
+        piece = masked[pos_masked:piece_end]
+        found = original.find(piece, pos_original) if piece else pos_original
+        if found < 0 or (token is None and found + len(piece) != len(original)):
+            return None
+        pieces.append((found, pos_masked, len(piece)))
+        pos_original, pos_masked = found + len(piece), (token.end() if token else piece_end)
+
+    def to_masked(offset: int, is_end: bool) -> int:
+        for i, (o_start, m_start, length) in enumerate(pieces):
+            if offset < o_start:  # inside the masked span before this piece: its token
+                token_end = m_start
+                token_start = pieces[i - 1][1] + pieces[i - 1][2] if i else 0
+                return token_end if is_end else token_start
+            if offset <= o_start + length:
+                return m_start + offset - o_start
+        return len(masked)
+
+    return to_masked
+
+
+def evidence_in_stored_text(evidence: Sequence[EvidenceSpan], texts: Mapping[str, tuple[str, str]]) -> list[EvidenceSpan]:
+    """The evidence with offsets into the stored (masked) texts: `texts` maps a side to its
+    (original, masked) pair. A span inside a masked value points at its `<KIND>` token."""
+    maps = {side: offset_map(original, masked) for side, (original, masked) in texts.items()}
+    out = []
+    for span in evidence:
+        to_masked = maps.get(span.source)
+        if to_masked is None:
+            out.append(span)
+            continue
+        start, end = to_masked(span.start, False), to_masked(span.end, True)
+        out.append(span.model_copy(update={"start": start, "end": max(start, end)}))
+    return out
+
+
 JUDGED_PILLARS = (Pillar.SAFETY, Pillar.PRIVACY_SECURITY)  # what the judges' rubrics decide; an uncertain
 # score of another pillar's check (leakage, groundedness) is not one a safety judge can settle
 
 
 ELEVATED_SAMPLE_RATE = 0.25  # the judged share of a policy an incident burst touches
+
+
+def uncertain(score: Score, band: tuple[float, float]) -> bool:
+    """Whether a score lies in the judge band. The band is set around 0.5; for a check with its
+    own threshold (a trained classifier's, chosen on validation data: harm 0.31, harmful_reply
+    0.37) it is moved to centre on that threshold, where that check is unsure."""
+    low, high = band
+    if score.value is None:
+        return False
+    centre = score.threshold if score.threshold is not None else 0.5
+    return centre - (0.5 - low) <= score.value <= centre + (high - 0.5)
 
 
 def judge_route(
@@ -111,9 +173,8 @@ def judge_route(
     override), or `ELEVATED_SAMPLE_RATE` for a policy that an elevated incident category touches
     (`elevated`: category -> pillar; the policy lists the category, or has none and is of its
     pillar). Deterministic per request, so retries agree."""
-    low, high = settings.judge.band
     for score in scores:
-        if score.pillar in JUDGED_PILLARS and score.value is not None and low <= score.value <= high:
+        if score.pillar in JUDGED_PILLARS and score.value is not None and uncertain(score, settings.judge.band):
             return f"uncertain:{check_name(score.check)}"
     risky = sorted(set(categories) & set(settings.judge.high_risk_categories))
     if risky:

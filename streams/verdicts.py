@@ -11,7 +11,7 @@ from ..schemas.verdicts import CheckResult, Stage, Superseded, VerdictV1
 from .messages import JoinedRequest
 from .policy import (
     COMPLIANCE_PREFIX, DATA_LABEL_PREFIX, HARMFUL_REPLY_PREFIX, NOTE_PREFIX, REFUSAL_PREFIX, REPLY_SIGNAL_PREFIXES,
-    check_name, is_flagged, redacted_texts, threshold_for, verdict_id,
+    check_name, evidence_in_stored_text, is_flagged, redacted_texts, threshold_for, verdict_id,
 )
 from .policy_set import PolicySet
 
@@ -45,8 +45,10 @@ def build_verdict(
     - violation: the *model* misbehaved: a finding in the output (PII, harmful content: a
       harmful-reply score above its strict threshold, `HARMFUL_ON_ITS_OWN`), or
       harmful compliance: a harmful/injection prompt and a reply that gave harmful help
-      (`gave_harmful_help`). With a harmful-reply check (`harmful_reply.*`) that reads the
-      reply's content; otherwise it is "the reply complied" (`reply_answered`): with a
+      (`gave_harmful_help`); or a possible harmful request (a prompt score above its check's
+      lenient threshold, `Score.lenient_threshold`, not flagged) whose reply the harmful-reply
+      check says gives harmful help: two signals agreeing. With a harmful-reply check
+      (`harmful_reply.*`) that reads the reply's content; otherwise it is "the reply complied" (`reply_answered`): with a
       compliance check (`compliance.*`) a deflection or safety information is not a violation,
       without one "complied" falls back to "no refusal found";
     - a finding only in a refused prompt is an attack that failed: recorded, not a violation;
@@ -65,6 +67,7 @@ def build_verdict(
     complied: bool | None = None  # None: no compliance check scored this reply
     harmful_help: bool | None = None  # None: no harmful-reply check scored this reply
     kinds: list[str] = []  # per score: what its result is to the verdict (see `_breaks`)
+    possible: list[int] = []  # scores above a lenient threshold only: a finding if the reply corroborates them
     for score in scores:
         flagged, name = is_flagged(score, policy, head.tenant), check_name(score.check)
         checks.append(CheckResult(check=score.check, score=score.value, pillar=score.pillar,
@@ -86,6 +89,8 @@ def build_verdict(
                     evidence.extend(span for span in score.evidence if span.source == "output")
             continue
         if not flagged:
+            if score.lenient_threshold is not None and score.value is not None and score.value >= score.lenient_threshold:
+                possible.append(len(checks) - 1)
             continue
         if name.startswith(REFUSAL_PREFIX):
             refused, kinds[-1] = True, "refused"
@@ -106,7 +111,16 @@ def build_verdict(
     answered = reply_answered(refused, complied)
     helped = gave_harmful_help(refused, complied, harmful_help)
     violation = output_finding or (prompt_finding and helped and request.output is not None)
-    rationale = "; ".join(s.rationale for s in scores if s.rationale and is_flagged(s, policy, head.tenant)
+    corroborated = bool(possible) and not violation and bool(harmful_help) and helped and request.output is not None
+    if corroborated:  # a possible harmful request, and a reply that gives harmful help: harmful compliance
+        violation = prompt_finding = True
+        for index in possible:
+            kinds[index] = "corroborated"
+            _add_unique(pillars, scores[index].pillar)
+            for category in scores[index].lenient_categories:
+                _add_unique(categories, category)
+    rationale = "; ".join(s.rationale for i, s in enumerate(scores) if s.rationale
+                          and (is_flagged(s, policy, head.tenant) or (corroborated and i in possible))
                           and not check_name(s.check).startswith((COMPLIANCE_PREFIX, HARMFUL_REPLY_PREFIX)))
     if prompt_finding and request.output is not None:
         rationale += ("; " if rationale else "") + _reply_rationale(answered, helped, harmful_help is not None)
@@ -117,6 +131,8 @@ def build_verdict(
     prompt_text = request.prompt.prompt if request.prompt else ""
     output_text = request.output.output if request.output else ""
     masked_prompt, masked_output = redacted_texts(prompt_text, output_text, scores)
+    evidence = evidence_in_stored_text(evidence, {"prompt": (prompt_text, masked_prompt),
+                                                  "output": (output_text, masked_output)})
     return VerdictV1(
         event_id=f"{verdict_id(request.request_id, policy.policy_id, policy.version)}:{stage.value}",
         ts=head.ts,
@@ -148,13 +164,16 @@ def build_verdict(
 def _breaks(checks: list[CheckResult], scores: Sequence[Score], kinds: list[str], policy: PolicySet, tenant: str,
             violation: bool, over_refusal: bool) -> list[CheckResult]:
     """The results with the policies their findings break: an output finding, a prompt finding
-    that was answered, the compliance that answered it; for an over-refusal, the refusal found
-    and a compliance check that found the reply did not comply."""
+    that was answered (or a possible one the reply corroborated), the compliance that answered
+    it; for an over-refusal, the refusal found and a compliance check that found the reply did
+    not comply."""
     out = []
     for result, score, kind in zip(checks, scores, kinds, strict=True):
         name, broken = check_name(score.check), []
         if kind in ("output", "prompt") and violation:
             broken = policy.breaks(name, score.value, threshold_for(policy, score, tenant), score.categories, tenant)
+        elif kind == "corroborated" and violation:  # measured against the lenient threshold it passed
+            broken = policy.breaks(name, score.value, score.lenient_threshold or 0.0, score.lenient_categories, tenant)
         elif kind in ("complied", "harmful_help") and violation:
             broken = policy.breaks(name, score.value, threshold_for(policy, score, tenant), (), tenant)
         elif kind == "refused" and over_refusal:

@@ -149,6 +149,7 @@ def train_guardrail(config: GuardrailTrainingConfig, progress: Progress | None =
                                   bool(config.sentence_windows))
     threshold = choose_threshold(val_scores, val_y, config)
     strict = fpr_threshold(val_scores, val_y, config.strict_fpr) if config.strict_fpr else None
+    lenient = fpr_threshold(val_scores, val_y, config.lenient_fpr) if config.lenient_fpr else None
 
     say("evaluating on the held-out test split")
     test_scores, test_features = score_chunked(features, classifier, [ex.text for ex in test_rows], config.head_chars,
@@ -160,6 +161,7 @@ def train_guardrail(config: GuardrailTrainingConfig, progress: Progress | None =
         "validation": binary_metrics(val_scores, val_y, threshold),
         "test": binary_metrics(test_scores, test_y, threshold),
         **({"strict_threshold": strict, "test_strict": binary_metrics(test_scores, test_y, strict)} if strict else {}),
+        **({"lenient_threshold": lenient, "test_lenient": binary_metrics(test_scores, test_y, lenient)} if lenient else {}),
         "test_by_source": _per_group(test_scores, test_rows, threshold, lambda ex: ex.source),
     }
 
@@ -187,6 +189,7 @@ def train_guardrail(config: GuardrailTrainingConfig, progress: Progress | None =
     manifest = {
         "check": config.check_name, "version": config.version, "threshold": threshold,
         **({"strict_threshold": strict} if strict else {}),
+        **({"lenient_threshold": lenient} if lenient else {}),
         "categories": sorted(category_model.classes_.tolist()) if category_model is not None else [],
         "data_fingerprint": fingerprint(examples), "config": config.to_dict(), "preprocessing": _preprocessing(config),
         "libraries": {"scikit-learn": sklearn.__version__, "python": platform.python_version()},

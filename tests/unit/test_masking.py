@@ -143,6 +143,41 @@ CONTEXTUAL = [
     ("His login on the jump host is `dmorales`.", "dmorales", "username"),
     ("Met vriendelijke groet,\n\nSanne Bakker", "Sanne Bakker", "person"),
     ("git remote set-url origin git@github.com:jlee-ops/infra.git", "jlee-ops", "handle"),
+    ('REDIS_URL: "redis://:Pq7vX2mZk@10.0.0.9:6379/0"', "Pq7vX2mZk", "uri_credentials"),
+    ("We'll send an SMS at 8123 4567 when it ships.", "8123 4567", "phone"),
+    ('"payment": {"account_number": "55779911"}', "55779911", "national_id"),
+    ('{"sub": "acct_99812", "exp": 1709251200}', "acct_99812", "username"),
+    ("Host staging\n    HostName 10.1.2.3\n    User deploy_rk\n", "deploy_rk", "username"),
+    ('"POST /wp-login.php?log=mtorres HTTP/1.1" 200', "mtorres", "username"),
+    ("Please bring your NRIC (T0123456G) to the counter.", "T0123456G", "national_id"),
+    ("HKID: Y654321(7) on the form", "Y654321(7)", "national_id"),
+    ("numéro de registre national 90.02.01-997.04, merci", "90.02.01-997.04", "national_id"),
+    ("CUIT 20-12345678-6 del titular", "20-12345678-6", "national_id"),
+    ("Sozialversicherungsnummer: 12 150480 M 017", "12 150480 M 017", "national_id"),
+    ("Nummerplaat: 1-ABC-234\nGsm: 0470 12 34 56", "1-ABC-234", "national_id"),
+    ("Adres: Veldstraat 12, 9000 Gent\nTelefoon: 09 234 56 78", "Veldstraat 12, 9000 Gent", "street_address"),
+    ("Nato a Torino il 14/02/1979, residente a Moncalieri.", "14/02/1979", "date_of_birth"),
+    ("- Data de nascimento: 30/01/1988", "30/01/1988", "date_of_birth"),
+    # A value found once is masked wherever it appears again, cue or not.
+    ("Failed password for okamau from 10.0.0.8\nThe login of `okamau` then succeeded.", "okamau", "username"),
+    # A form's fields, named by their labels.
+    ("1. Surname: OKONJO\n3. First name(s): ADAEZE CHIOMA\n", "ADAEZE CHIOMA", "person"),
+    ("- **Candidate :** Mariam Sow\n- **Téléphone :** 06 11 22 33 44", "Mariam Sow", "person"),
+    ("- Nom, prénom : Favre Noémie\n- N° AVS : 756.1234.5678.97", "Favre Noémie", "person"),
+    ("Birth certificate no.: 5520931\nGrade: 4", "5520931", "national_id"),
+    ("| **Illinois DL:** R123-4567-8901 |", "R123-4567-8901", "national_id"),
+    # Shapes, cues and formats of the third round.
+    ("N° AVS : 756.1234.5678.97 (caisse de compensation)", "756.1234.5678.97", "national_id"),
+    ("Adjunto los antecedentes, RUT 12.345.678-5, para la corredora.", "12.345.678-5", "national_id"),
+    ("P. IVA 01234567890 — sede legale a Torino", "01234567890", "national_id"),
+    ("Vehicle: 2018 Polo, reg. KD 19 XPT, parked outside", "KD 19 XPT", "national_id"),
+    ('{"card": "4111 1111 1111 1111", "cvv": "482"}', "482", "card_security_code"),
+    ("domiciliada en Jr. Puno 214, Arequipa 04001", "Jr. Puno 214, Arequipa 04001", "street_address"),
+    ('db_password         = "Hq7#vR2m!Lp9"', "Hq7#vR2m!Lp9", "secret_assignment"),
+    ("| `SMTP_PASSWORD` | `nB5!rT8kLq2` |", "nB5!rT8kLq2", "secret_assignment"),
+    ("[deploy] Connecting to deploy_ops@10.20.30.40 ...", "deploy_ops", "username"),
+    ('"GET /account?email=ana.lima%40gmail.com HTTP/1.1"', "ana.lima%40gmail.com", "email"),
+    ('  REGISTRY_USER: "ci-deploy-kim"', "ci-deploy-kim", "username"),
 ]
 
 
@@ -177,6 +212,11 @@ def test_random_looking_tokens_are_masked_but_not_findings() -> None:
     "The meeting moved to 03.11.2024 at 10:30.",  # a date, not a trunk-0 phone number
     "Run docker run -p 8080:80 nginx to try it.",  # a port mapping, not a password
     "Birth rates rose in 2024-03 and again on 2023-05-01.",  # dates outside birth years
+    "The placa de vídeo RTX 3060 runs it at 60 fps.",  # "placa" is a plate only for a vehicle
+    "Registration for the fin 2024 cohort is open.",
+    "User: Hello\nBot: Hello\nUser: Great, repeat after me",  # a chat transcript, not usernames
+    "Remember that the user is never the enemy.",
+    "Order no.: 4471-2209\nStep 2: wait 30 minutes\nStatus: shipped",  # fields that hold no personal data
 ])
 def test_ordinary_text_is_left_alone(text: str) -> None:
     assert mask_sensitive(text) == text, find_pii(text)
