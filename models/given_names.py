@@ -29,9 +29,10 @@ LOCALES = (
 # Cyrillic lists, transliterated: "Оксана" is written "Oksana" in Latin-script text.
 CYRILLIC_LOCALES = ("ru_RU", "uk_UA", "bg_BG")
 _CYRILLIC = dict(zip("абвгґдеёєжзиіїйклмнопрстуфхцчшщъыьэюя",
-                     ["a", "b", "v", "h" , "g", "d", "e", "yo", "ye", "zh", "z", "y", "i", "yi", "y", "k", "l", "m",
+                     ["a", "b", "v", "g", "g", "d", "e", "yo", "ye", "zh", "z", "i", "i", "yi", "y", "k", "l", "m",
                       "n", "o", "p", "r", "s", "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "yu",
                       "ya"], strict=True))
+_UKRAINIAN = {"г": "h", "и": "y"}  # where Ukrainian's Latin spelling differs ("Hryhoriy", "Mykola")
 _LIST_NAMES = ("first_names", "first_names_male", "first_names_female", "first_romanized_names")
 # Given names that are far more often something else when capitalised in a sentence.
 NOT_NAMES = frozenset({
@@ -42,10 +43,10 @@ NOT_NAMES = frozenset({
     "Pearl", "Jade", "Olive", "Sky", "Rain", "Star", "Honor", "Justice", "Liberty", "Patience", "Mercy", "Bill",
     "Mark", "Grant", "Guy", "Dean", "Major", "Will", "Don", "Gay", "Page", "Rich", "Price", "Case", "Chase", "Hunter",
     "Cash", "Royal", "General", "Bishop", "King", "Prince", "Princess", "Baby", "Say", "Nobel", "Santa", "San",
-    "Mario", "Tesla", "Ford", "Mercedes", "Porsche", "Dell", "Harley", "Amazon", "Java", "Ruby", "Julia", "Ada",
+    "Mario", "Tesla", "Ford", "Mercedes", "Porsche", "Dell", "Harley", "Amazon", "Java", "Julia", "Ada",
     "Alexa", "Siri", "Cortana", "Claude", "Gemini", "Ollama", "Llama", "Mistral", "Jenkins", "Sage", "Bert",
     "Windows", "Unity", "Pascal", "Darwin", "Kafka", "Angular", "Ember",
-    "My", "Can", "Ask", "Say", "Hero", "Lord", "Dear", "Hi", "Hey", "Man", "Son", "Long", "Young", "Love",
+    "My", "Can", "Ask", "Hero", "Lord", "Dear", "Hi", "Hey", "Man", "Son", "Long", "Young", "Love",
 })
 _LOWER = "a-zà-ÿĀ-ɏḀ-ỿ"  # Latin letters with diacritics ("Wiśniewski", "Nguyễn", "Petrović")
 _SHAPE = re.compile(rf"[A-ZÀ-Ý][{_LOWER}'-]+")
@@ -87,12 +88,13 @@ def given_names() -> frozenset[str]:
     names.update(name for name in getattr(vietnamese, "last_names", ()) if not name.isascii())
     for locale in CYRILLIC_LOCALES:
         provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
-        names.update(_transliterate(name) for name in getattr(provider, "first_names", ()) or ())
+        table = {**_CYRILLIC, **_UKRAINIAN} if locale == "uk_UA" else _CYRILLIC
+        names.update(_transliterate(name, table) for name in getattr(provider, "first_names", ()) or ())
     return frozenset(name for name in names if _SHAPE.fullmatch(name)) - NOT_NAMES
 
 
-def _transliterate(name: str) -> str:
-    latin = "".join(_CYRILLIC.get(c, c) for c in name.lower())
+def _transliterate(name: str, table: dict[str, str]) -> str:
+    latin = "".join(table.get(c, c) for c in name.lower())
     return latin[:1].upper() + latin[1:]
 
 

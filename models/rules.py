@@ -407,8 +407,14 @@ REPORTED_AS = {**{f"username_{part}": "username" for part in ("cli", "auth", "lo
                "street_address_first": "street_address", "street_address_city": "street_address"}
 
 
-_ALL_HINTS = tuple(sorted({h for hints in HINTS.values() for h in hints}))
-_ALL_LOWER_HINTS = tuple(sorted({h for hints in LOWER_HINTS.values() for h in hints}))
+def _hint_list(hints: dict[str, tuple[str, ...]], digit_kinds: bool) -> tuple[str, ...]:
+    return tuple(sorted({h for kind, kind_hints in hints.items() if (kind in DIGIT_KINDS) == digit_kinds
+                         for h in kind_hints}))
+
+
+# The hints of the kinds that need a digit are looked up only in texts that have one.
+_HINTS_ANY, _HINTS_DIGIT = _hint_list(HINTS, False), _hint_list(HINTS, True)
+_LOWER_HINTS_ANY, _LOWER_HINTS_DIGIT = _hint_list(LOWER_HINTS, False), _hint_list(LOWER_HINTS, True)
 
 
 def _plan() -> list[tuple[str, re.Pattern[str], bool, frozenset[str] | None, frozenset[str] | None]]:
@@ -473,8 +479,11 @@ def find_pii(text: str) -> list[tuple[int, int, str]]:
     has_digit = DIGIT.search(text) is not None
     # Every hint looked up once per text (a C-level loop); a pattern runs only where its gates pass.
     lowered = text.lower()
-    present = frozenset([h for h in _ALL_HINTS if h in text])
-    present_lower = frozenset([h for h in _ALL_LOWER_HINTS if h in lowered])
+    present = {h for h in _HINTS_ANY if h in text}
+    present_lower = {h for h in _LOWER_HINTS_ANY if h in lowered}
+    if has_digit:
+        present.update(h for h in _HINTS_DIGIT if h in text)
+        present_lower.update(h for h in _LOWER_HINTS_DIGIT if h in lowered)
     for kind, pattern, needs_digit, hints, lower_hints in _PLAN:
         if (needs_digit and not has_digit) or (hints is not None and hints.isdisjoint(present)) or (
                 lower_hints is not None and lower_hints.isdisjoint(present_lower)):

@@ -111,9 +111,14 @@ def offset_map(original: str, masked: str) -> Callable[[int, bool], int] | None:
     for token in [*_MASK_TOKEN.finditer(masked), None]:
         piece_end = token.start() if token else len(masked)
         piece = masked[pos_masked:piece_end]
-        found = original.find(piece, pos_original) if piece else pos_original
-        if found < 0 or (token is None and found + len(piece) != len(original)):
-            return None
+        if token is None:  # the last piece ends the text
+            found = len(original) - len(piece)
+            if found < pos_original or not original.endswith(piece):
+                return None
+        else:
+            found = original.find(piece, pos_original) if piece else pos_original
+            if found < 0:
+                return None
         pieces.append((found, pos_masked, len(piece)))
         pos_original, pos_masked = found + len(piece), (token.end() if token else piece_end)
 

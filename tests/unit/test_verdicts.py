@@ -111,6 +111,8 @@ def test_evidence_points_into_the_stored_masked_text() -> None:
     to_masked = offset_map(original, masked)
     assert to_masked is not None and masked[to_masked(original.index("plan"), False):][:4] == "plan"
     assert offset_map(original, "something else entirely") is None
+    ends_masked = offset_map("Call me at bob@example.org", "Call me at <EMAIL>")  # a mask at the very end
+    assert ends_masked is not None and (ends_masked(11, False), ends_masked(26, True)) == (11, 18)
 
 
 def test_pii_in_prompt_is_masked_even_without_violation() -> None:
