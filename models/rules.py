@@ -494,7 +494,8 @@ def find_pii(text: str) -> list[tuple[int, int, str]]:
             else:
                 kind_found = REPORTED_AS.get(kind, kind)
             start, end = _value_span(match)
-            if not (_plausible(kind, text[start:end]) and _plausible(kind_found, text[start:end])):
+            value = text[start:end]
+            if not (_plausible(kind, value) and _plausible(kind_found, value)):
                 continue
             spans.append((start, end, kind_found))
     spans.extend((start, end, "person") for start, end in find_names(text))

@@ -111,7 +111,7 @@ def build_verdict(
     answered = reply_answered(refused, complied)
     helped = gave_harmful_help(refused, complied, harmful_help)
     violation = output_finding or (prompt_finding and helped and request.output is not None)
-    corroborated = bool(possible) and not violation and bool(harmful_help) and helped and request.output is not None
+    corroborated = bool(possible) and not violation and harmful_help is not None and helped and request.output is not None
     if corroborated:  # a possible harmful request, and a reply that gives harmful help: harmful compliance
         violation = prompt_finding = True
         for index in possible:

@@ -27,6 +27,7 @@ from typing import Any
 from ...models.catalog import RULE_TIER, TRAINED_TIER
 from ...models.registry import create_check
 from ...models.scoring import Scorer, ScoringItem
+from ...streams.policy import redacted_texts
 
 BATCH_SIZES = (1, 32, 256)
 BASELINE = RULE_TIER
@@ -54,8 +55,6 @@ def bench_messages(n: int, seed: int = 7) -> list[ScoringItem]:
 async def _rate(checks: Sequence[Scorer], items: Sequence[ScoringItem], batch: int, mask: bool = False) -> float:
     """Requests per second; with `mask`, also the storage masking every verdict's texts get
     (`streams/policy.py: redacted_texts`: the PII check's spans and the storage masker's)."""
-    from ...streams.policy import redacted_texts
-
     started = time.perf_counter()
     for start in range(0, len(items), batch):
         chunk = items[start:start + batch]
